@@ -1,0 +1,88 @@
+"""The ledgerflow run, top to bottom: inbox → discover → parse (read, locate, normalise, validate)
+→ load → resolve → as of D → roll up → emit → publish."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.futures import as_completed
+
+from ledgerflow.pipeline import replace_dir
+from ledgerflow.settings import Limits, Settings
+from tasks import emit, ingest
+from tasks import warehouse as wh
+from warehouse import publish as pub
+
+
+@flow(name="ledgerflow", log_prints=True)
+def ledger_run(
+    inbox: str | None = None,
+    registry: str | None = None,
+    warehouse: str | None = None,
+    out: str | None = None,
+    as_of: date | None = None,
+    template: str | None = None,
+    workers: int | None = None,
+) -> dict[str, Any]:
+    s = Settings()
+    inbox_p = Path(inbox or s.inbox)
+    registry_p = Path(registry or s.registry)
+    warehouse_p = Path(warehouse or s.warehouse).resolve()
+    out_p = Path(out or s.out)
+    template_path = str(template or s.template)
+    n_workers = workers or s.workers
+    limits: Limits = s.limits
+    log = get_run_logger()
+
+    reg = ingest.read_registry(registry_p, template_path)
+    as_of = as_of or _today(template_path)
+    with pub.run_lock(warehouse_p):
+        private = wh.prepare_private(warehouse_p)
+        stage_root = warehouse_p.parent / f".ledgerflow-stage-{private.name.rsplit('-', 1)[-1]}"
+        try:
+            files = ingest.discover_inbox(inbox_p, template_path, reg)
+            ctx = wh.begin_run(private, template_path, as_of, inbox_p, registry_p)
+            batches = ingest.plan_batches(files, private, n_workers)
+            total = sum(len(b) for b in batches)
+            log.info("收件箱共%d个文件，需解析%d个新工作簿（%d批）", len(files), total, len(batches))
+            futures = [
+                ingest.parse_batch.submit(b, i, template_path, limits, ctx.ingest_day, stage_root / f"batch-{i:05d}")
+                for i, b in enumerate(batches)
+            ]
+            stages, done = [], 0
+            for fut in as_completed(futures):
+                summary = fut.result()
+                stages.append(summary["stage"])
+                done += summary["files"]
+                log.info("已读取 %d/%d 个工作簿", done, total)
+            wh.load_batches(private, template_path, sorted(stages), ctx.run_id)
+            wh.record_run(private, template_path, ctx, files, reg)
+            wh.build_models(private, ctx)
+            fr = wh.finish_run(private, ctx, len(files), total)
+            staging_out = out_p.with_name(out_p.name + ".building")
+            if staging_out.exists():
+                shutil.rmtree(staging_out)
+            emit.write_data(fr, staging_out, as_of, reg.root)
+            emit.write_report(fr, staging_out, as_of, reg.root)
+            emit.write_summary_book(fr, staging_out, as_of)
+            emit.write_feedback_books(fr, files, staging_out)
+            wh.publish(private, warehouse_p)
+            replace_dir(staging_out, out_p)
+        finally:
+            pub.discard(private)
+            shutil.rmtree(stage_root, ignore_errors=True)
+    statuses = fr["submissions"]["status"].value_counts().to_dict()
+    log.info("完成：%s；输出在 %s", statuses, out_p)
+    return {"run_id": ctx.run_id, "files": len(files), "parsed": total, "statuses": statuses,
+            "out": str(out_p), "warehouse": str(warehouse_p)}
+
+
+def _today(template_path: str) -> date:
+    from ledgerflow.pipeline import today_in
+    from ledgerflow.template import load_template
+
+    return today_in(load_template(template_path).timezone)

@@ -1,0 +1,493 @@
+"""One workbook in, one parsed submission out: located, normalised and validated (ledger.md §4–§9).
+
+``parse_workbook`` depends only on the file's bytes, the template and the day it is ingested, so
+its result can be kept by sha256 and never computed again. Everything that depends on the
+registry or the upload folder (which unit, may it report) is decided later, per run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from ledgerflow import normalise as nz
+from ledgerflow.issues import Issue, cell_ref
+from ledgerflow.locate import (
+    COMBINED,
+    INFO,
+    ColumnMap,
+    best_table_by_header,
+    find_header,
+    map_columns,
+    role_by_name,
+    sheet_is_empty,
+    stop_row,
+)
+from ledgerflow.safety import Unreadable
+from ledgerflow.settings import Limits
+from ledgerflow.template import Column, Table, Template
+from ledgerflow.workbook import Book, Sheet, read_book
+
+DATE_FIELDS_CHECKED = {
+    "meetings": ("date",),
+    "study": ("date",),
+    "research": ("start_date", "report_date"),
+    "problems": ("closed_date",),
+    "measures": ("done_date",),
+    "outcomes": ("date",),
+    "plans": ("date",),
+}
+
+
+@dataclass
+class Parsed:
+    """The content of one workbook. ``status`` is 'parsed' or 'unreadable'."""
+
+    status: str
+    info: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
+    rows_read: int = 0
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for i in self.issues if i.severity == "error")
+
+
+def _show(value: Any) -> str:
+    text, _ = nz.to_text(value)
+    return "" if text is None else text
+
+
+class _Ctx:
+    def __init__(self, tpl: Template, ingest_day: date):
+        self.tpl = tpl
+        self.ingest_day = ingest_day
+        self.issues: list[Issue] = []
+
+    def add(self, code: str, *, sheet: str = "", row: int | None = None, column: str = "",
+            cell: str = "", value: Any = "", **extra: Any) -> None:
+        shown = _show(value) if not isinstance(value, str) else value
+        msg = self.tpl.message(code, sheet=sheet, row=row, column=column, cell=cell, value=shown, **extra)
+        self.issues.append(Issue(code=code, message=msg, sheet=sheet, row=row, column=column, cell=cell,
+                                 value=shown))
+
+
+# ---------------------------------------------------------------------------------------------
+# 填报信息
+
+
+def _label_of(tpl: Template, value: Any) -> Column | None:
+    if not isinstance(value, str):
+        return None
+    key = tpl.header_key(value)
+    for col in tpl.info_labels:
+        if key in {tpl.header_key(n) for n in col.names}:
+            return col
+    return None
+
+
+def read_info(ctx: _Ctx, sheet: Sheet) -> dict[str, Any]:
+    tpl = ctx.tpl
+    info: dict[str, Any] = {"info_sheet": sheet.name}
+    raw: dict[str, tuple[Any, int, int]] = {}
+    rows = sheet.rows
+    for r, row in enumerate(rows):
+        for c, v in enumerate(row):
+            col = _label_of(tpl, v)
+            if col is None:
+                # "单位代码：QX" written in one cell
+                if isinstance(v, str) and ("：" in v or ":" in v):
+                    head, _, tail = v.replace("：", ":").partition(":")
+                    col2 = _label_of(tpl, head)
+                    if col2 and col2.field not in raw and tail.strip():
+                        raw[col2.field] = (tail, r, c)
+                continue
+            if col.field in raw:
+                continue
+            found = None
+            for c2 in range(c + 1, len(row)):
+                v2 = row[c2]
+                if nz.is_empty(v2):
+                    continue
+                if _label_of(tpl, v2) is None:
+                    found = (v2, r, c2)
+                break
+            if found is None and r + 1 < len(rows) and c < len(rows[r + 1]):
+                below = rows[r + 1][c]
+                if _label_of(tpl, below) is None:
+                    found = (below, r + 1, c)
+            raw[col.field] = found if found else ("", r, c)
+    for col in tpl.info_labels:
+        value, r, c = raw.get(col.field, ("", None, None))
+        ref = cell_ref(r, c) if r is not None else ""
+        info[f"{col.field}_cell"] = ref
+        if col.type == "date":
+            d, problem = nz.to_date(value, tpl)
+            info[col.field] = d
+            info[f"{col.field}_raw"] = _show(value)
+        elif col.type == "int":
+            n, problem = nz.to_int(value)
+            if problem:
+                ctx.add("E_NUMBER", sheet=sheet.name, row=(r + 1) if r is not None else None,
+                        column=col.label, cell=ref, value=value)
+            info[col.field] = n
+        else:
+            text, _ = nz.to_text(value)
+            info[col.field] = nz.to_id(text)[0] if col.field == "unit_code" and text else text
+    return info
+
+
+def check_as_of(ctx: _Ctx, info: dict[str, Any] | None) -> None:
+    if info is None:
+        ctx.add("E_AS_OF", detail="缺少“填报信息”工作表，无法确定统计截止日期。请按模板补充填报信息表。")
+        return
+    sheet = info.get("info_sheet", "")
+    ref = info.get("as_of_cell", "")
+    row = int("".join(ch for ch in ref if ch.isdigit())) if ref else None
+    if info.get("as_of") is None:
+        raw = info.get("as_of_raw", "")
+        if raw:
+            detail = f"统计截止日期“{raw}”不是有效日期。请写作2023-12-15或2023年12月15日。"
+        else:
+            detail = "填报信息中没有填写统计截止日期。"
+        ctx.add("E_AS_OF", sheet=sheet, row=row, column="统计截止日期", cell=ref, value=raw, detail=detail)
+    elif info["as_of"] > ctx.ingest_day:
+        d = info["as_of"]
+        ctx.add("E_AS_OF", sheet=sheet, row=row, column="统计截止日期", cell=ref, value=d.isoformat(),
+                detail=f"统计截止日期{d.isoformat()}晚于报送当天（{ctx.ingest_day.isoformat()}），请核实。")
+    mem, plan = info.get("members"), info.get("members_with_plan")
+    if mem is not None and plan is not None and plan > mem:
+        pref = info.get("members_with_plan_cell", "")
+        prow = int("".join(ch for ch in pref if ch.isdigit())) if pref else None
+        ctx.add("W_PLAN_EXCEEDS", sheet=sheet, row=prow, column="制定个人学习计划人数", cell=pref,
+                value=str(plan), members=mem)
+
+
+# ---------------------------------------------------------------------------------------------
+# tables
+
+
+_INVALID = object()  # a value that was reported as invalid: not also reported as missing
+
+
+def _convert(ctx: _Ctx, col: Column, value: Any, sheet: Sheet, r: int, c: int, header: str) -> Any:
+    tpl = ctx.tpl
+    t = col.type
+    if t in ("text",):
+        return nz.to_text(value)[0]
+    if t == "id":
+        return nz.to_id(value)[0]
+    if t == "date":
+        v, problem = nz.to_date(value, tpl)
+        code = "E_DATE"
+    elif t == "deadline":
+        v, problem = nz.to_deadline(value, tpl)
+        code = "E_DATE"
+    elif t == "int":
+        v, problem = nz.to_int(value)
+        code = "E_NUMBER"
+    elif t == "vocab":
+        voc = tpl.vocabularies[col.vocab]
+        v, problem = nz.to_vocab(value, voc)
+        code = "E_VOCAB"
+    elif t == "vocab_list":
+        voc = tpl.vocabularies[col.vocab]
+        v, problem = nz.to_vocab_list(value, voc, tpl)
+        code = "E_VOCAB"
+    else:
+        return nz.to_text(value)[0]
+    if problem:
+        extra = {}
+        if code == "E_VOCAB":
+            extra["choices"] = "、".join(tpl.vocabularies[col.vocab].canonical.values())
+        ctx.add(code, sheet=sheet.name, row=r + 1, column=header, cell=cell_ref(r, c), value=value, **extra)
+        return _INVALID
+    return v
+
+
+def _row_values(sheet: Sheet, r: int) -> list:
+    return sheet.rows[r] if r < len(sheet.rows) else []
+
+
+def _is_data(cmap: ColumnMap, row: list, cols: list[int]) -> bool:
+    for c in cols:
+        if c < len(row) and not nz.is_empty(row[c]):
+            return True
+    return False
+
+
+def _check_columns(ctx: _Ctx, table: Table, sheet: Sheet, fields: dict[str, int]) -> bool:
+    ok = True
+    for col in table.columns:
+        if col.required and col.field not in fields:
+            ctx.add("E_COLUMNS", sheet=sheet.name, column=col.label, names="、".join(col.names))
+            ok = False
+    return ok
+
+
+def _warn_extra(ctx: _Ctx, sheet: Sheet, cmap: ColumnMap) -> None:
+    for c in cmap.extra:
+        ctx.add("W_EXTRA_COLUMN", sheet=sheet.name, row=cmap.header_row + 1, column=cmap.headers[c],
+                cell=cell_ref(cmap.header_row, c), value=cmap.headers[c])
+
+
+def _record(ctx: _Ctx, table: Table, sheet: Sheet, cmap: ColumnMap, fields: dict[str, int], r: int,
+            only: set[str] | None = None) -> dict[str, Any]:
+    row = _row_values(sheet, r)
+    rec: dict[str, Any] = {"sheet": sheet.name, "row": r + 1}
+    for col in table.columns:
+        if only is not None and col.field not in only:
+            continue
+        c = fields.get(col.field)
+        if c is None:
+            value = None
+        else:
+            value = row[c] if c < len(row) else ""
+            ref = cell_ref(r, c)
+            if ref in sheet.formula_cells:
+                ctx.add("W_FORMULA", sheet=sheet.name, row=r + 1, column=cmap.headers.get(c, ""), cell=ref)
+            value = _convert(ctx, col, value, sheet, r, c, cmap.headers.get(c, col.label))
+        if value is _INVALID:
+            value = None
+        elif value is None or value == []:
+            if col.required:
+                ctx.add("E_REQUIRED", sheet=sheet.name, row=r + 1,
+                        column=cmap.headers.get(c, col.label) if c is not None else col.label,
+                        cell=cell_ref(r, c) if c is not None else "")
+            value = col.default if col.type != "vocab_list" else []
+        rec[col.field] = value
+        if c is not None:
+            rec[f"_{col.field}_col"] = c
+    return rec
+
+
+def read_table(ctx: _Ctx, table: Table, sheet: Sheet) -> list[dict[str, Any]] | None:
+    if sheet_is_empty(sheet):
+        return []
+    r = find_header(ctx.tpl, table, sheet)
+    if r is None:
+        _check_columns(ctx, table, sheet, {})
+        return None
+    cmap = map_columns(ctx.tpl, [table], sheet, r)
+    _warn_extra(ctx, sheet, cmap)
+    if not _check_columns(ctx, table, sheet, cmap.fields):
+        return None
+    data_cols = sorted(cmap.fields.values())
+    records = []
+    for rr in range(cmap.header_row + 1, len(sheet.rows)):
+        row = sheet.rows[rr]
+        if stop_row(ctx.tpl, row):
+            break
+        if not _is_data(cmap, row, data_cols):
+            continue
+        rec = _record(ctx, table, sheet, cmap, cmap.fields, rr)
+        rec["_cmap"] = cmap
+        records.append(rec)
+    return records
+
+
+def _merge_top(sheet: Sheet, r: int, c: int) -> int | None:
+    """The first row of a vertical merge covering (r, c), or None where the cell is not merged."""
+    for r0, c0, r1, c1 in sheet.merged:
+        if c0 <= c <= c1 and r0 <= r <= r1 and r1 > r0:
+            return r0
+    return None
+
+
+def read_combined(ctx: _Ctx, sheet: Sheet) -> tuple[list[dict], list[dict]] | None:
+    tpl = ctx.tpl
+    parent, child = tpl.tables[tpl.combined_parent], tpl.tables[tpl.combined_child]
+    r = find_header(tpl, parent, sheet)
+    if r is None:
+        _check_columns(ctx, parent, sheet, {})
+        return None
+    cmap = map_columns(tpl, [parent, child], sheet, r, split_field=tpl.combined_split)
+    pf = {k[2:]: v for k, v in cmap.fields.items() if k.startswith("0:")}
+    cf = {k[2:]: v for k, v in cmap.fields.items() if k.startswith("1:")}
+    _warn_extra(ctx, sheet, cmap)
+    ok = _check_columns(ctx, parent, sheet, pf)
+    child_required = {c.field for c in child.columns if c.required} - {tpl.combined_key}
+    for fld in sorted(child_required):
+        if fld not in cf:
+            col = child.column(fld)
+            ctx.add("E_COLUMNS", sheet=sheet.name, column=col.label, names="、".join(col.names))
+            ok = False
+    if not ok:
+        return None
+    key_col = pf[tpl.combined_key]
+    p_cols = sorted(pf.values())
+    c_cols = sorted(cf.values())
+    problems: list[dict] = []
+    measures: list[dict] = []
+    current: dict | None = None
+    group_top = -1
+    child_fields = {c.field for c in child.columns} - {tpl.combined_key}
+    for rr in range(cmap.header_row + 1, len(sheet.rows)):
+        row = sheet.rows[rr]
+        if stop_row(tpl, row):
+            break
+        has_p = _is_data(cmap, row, p_cols)
+        has_c = _is_data(cmap, row, c_cols)
+        if not has_p and not has_c:
+            continue
+        top = _merge_top(sheet, rr, key_col)
+        starts = (top is None and has_p) or (top is not None and top != group_top and top == rr)
+        if top is not None and top != group_top and top != rr:
+            starts = True  # merge began above the data area; treat this row as its start
+        if starts or current is None:
+            group_top = top if top is not None else rr
+            current = _record(ctx, parent, sheet, cmap, pf, rr)
+            current["_cmap"] = cmap
+            problems.append(current)
+        if has_c:
+            m = _record(ctx, child, sheet, cmap, cf, rr, only=child_fields)
+            m[tpl.combined_key] = current.get(tpl.combined_key)
+            m["_problem_id_col"] = key_col
+            m["_cmap"] = cmap
+            measures.append(m)
+    return problems, measures
+
+
+# ---------------------------------------------------------------------------------------------
+# cross-row rules
+
+
+def _cell_of(rec: dict, fld: str) -> tuple[str, str]:
+    c = rec.get(f"_{fld}_col")
+    if c is None:
+        return "", ""
+    cmap: ColumnMap = rec["_cmap"]
+    return cell_ref(rec["row"] - 1, c), cmap.headers.get(c, "")
+
+
+def cross_checks(ctx: _Ctx, tables: dict[str, list[dict]], as_of: date | None) -> None:
+    tpl = ctx.tpl
+    for tname, fld in (("research", "topic_id"), ("problems", "problem_id"), ("measures", "measure_id")):
+        first: dict[str, int] = {}
+        for rec in tables.get(tname, []):
+            v = rec.get(fld)
+            if v is None:
+                continue
+            if v in first:
+                ref, header = _cell_of(rec, fld)
+                ctx.add("E_DUPLICATE_ID", sheet=rec["sheet"], row=rec["row"], column=header, cell=ref,
+                        value=v, first_row=first[v])
+            else:
+                first[v] = rec["row"]
+    problem_ids = {p.get("problem_id") for p in tables.get("problems", []) if p.get("problem_id")}
+    with_measure = set()
+    for m in tables.get("measures", []):
+        pid = m.get("problem_id")
+        if pid is None:
+            continue
+        with_measure.add(pid)
+        if pid not in problem_ids:
+            ref, header = _cell_of(m, "problem_id")
+            ctx.add("E_UNKNOWN_PROBLEM", sheet=m["sheet"], row=m["row"], column=header, cell=ref, value=pid)
+    for p in tables.get("problems", []):
+        pid = p.get("problem_id")
+        if pid and pid not in with_measure:
+            ref, header = _cell_of(p, "problem_id")
+            ctx.add("W_NO_MEASURE", sheet=p["sheet"], row=p["row"], column=header, cell=ref, value=pid)
+        if p.get("status") == "closed" and p.get("closed_date") is None:
+            ref, header = _cell_of(p, "closed_date")
+            if not ref:
+                ref, header = _cell_of(p, "status")
+            ctx.add("W_CLOSED_NO_DATE", sheet=p["sheet"], row=p["row"], column=header, cell=ref,
+                    detail=f"问题“{pid or ''}”已整改，但未填写销号日期。")
+    for t in tables.get("research", []):
+        if t.get("status") == "report_formed" and t.get("report_date") is None:
+            ref, header = _cell_of(t, "report_date")
+            if not ref:
+                ref, header = _cell_of(t, "status")
+            ctx.add("W_CLOSED_NO_DATE", sheet=t["sheet"], row=t["row"], column=header, cell=ref,
+                    detail=f"调研课题“{t.get('title') or ''}”已形成报告，但未填写报告完成日期。")
+    start, end = tpl.window
+    for tname, flds in DATE_FIELDS_CHECKED.items():
+        for rec in tables.get(tname, []):
+            for fld in flds:
+                d = rec.get(fld)
+                if d is None:
+                    continue
+                if d < start or d > end or (as_of is not None and d > as_of):
+                    ref, header = _cell_of(rec, fld)
+                    ctx.add("W_DATE_RANGE", sheet=rec["sheet"], row=rec["row"], column=header, cell=ref,
+                            value=d.isoformat(), start=start.isoformat(), end=end.isoformat(),
+                            as_of=as_of.isoformat() if as_of else "")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_book(book: Book, tpl: Template, ingest_day: date) -> Parsed:
+    ctx = _Ctx(tpl, ingest_day)
+    info: dict[str, Any] | None = None
+    assigned: dict[str, Sheet] = {}
+    combined: list[Sheet] = []
+    for sheet in book.sheets:
+        if not sheet.visible:
+            continue
+        role = role_by_name(tpl, sheet.name)
+        if role is None:
+            if sheet_is_empty(sheet):
+                continue
+            guess = best_table_by_header(tpl, sheet)
+            if guess is None:
+                if sum(1 for row in sheet.rows if any(not nz.is_empty(v) for v in row)) >= 3:
+                    ctx.add("W_SHEET_IGNORED", sheet=sheet.name, detail="未能识别为任何台账表（表头与模板不符）。")
+                continue
+            role = guess[0]
+        if role == "":
+            continue
+        if role == INFO:
+            if info is None:
+                info = read_info(ctx, sheet)
+            continue
+        if role == COMBINED:
+            combined.append(sheet)
+            continue
+        if role in assigned:
+            ctx.add("W_SHEET_IGNORED", sheet=sheet.name,
+                    detail=f"与工作表“{assigned[role].name}”同为{tpl.tables[role].title}表，只读取前者。")
+            continue
+        assigned[role] = sheet
+    tables: dict[str, list[dict]] = {name: [] for name in tpl.tables}
+    read_ok = True
+    for name, sheet in assigned.items():
+        recs = read_table(ctx, tpl.tables[name], sheet)
+        if recs is None:
+            read_ok = False
+            continue
+        tables[name] = recs
+    for i, sheet in enumerate(combined):
+        if tpl.combined_parent in assigned or tpl.combined_child in assigned or i > 0:
+            ctx.add("W_SHEET_IGNORED", sheet=sheet.name, detail="已有单独的问题清单/整改措施表，本合并表未读取。")
+            continue
+        got = read_combined(ctx, sheet)
+        if got is None:
+            read_ok = False
+            continue
+        tables[tpl.combined_parent], tables[tpl.combined_child] = got
+    check_as_of(ctx, info)
+    if read_ok:
+        cross_checks(ctx, tables, (info or {}).get("as_of"))
+    rows_read = 0
+    for recs in tables.values():
+        rows_read += len(recs)
+        for rec in recs:
+            for k in [k for k in rec if k.startswith("_")]:
+                del rec[k]
+    return Parsed(status="parsed", info=info or {}, tables=tables, issues=ctx.issues, rows_read=rows_read)
+
+
+def parse_workbook(path: Path, tpl: Template, limits: Limits, ingest_day: date) -> Parsed:
+    """Read, locate, normalise and validate one workbook; never raises on bad input."""
+    try:
+        book = read_book(path, limits)
+    except Unreadable as exc:
+        return Parsed(status="unreadable", issues=[Issue(code="E_FILE_UNREADABLE",
+                                                         message=tpl.message("E_FILE_UNREADABLE", detail=str(exc)))])
+    return parse_book(book, tpl, ingest_day)

@@ -1,0 +1,310 @@
+"""The pipeline's steps as plain, typed functions: inbox → discover → read/locate/normalise/validate
+(per batch, in killable workers) → load → resolve → as of D → roll up → emit → publish.
+
+Prefect tasks in ``tasks/`` wrap these; tests call them directly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from ledgerflow import contracts
+from ledgerflow.discover import FileRef, describe, walk_inbox
+from ledgerflow.records import to_arrow, write_stage
+from ledgerflow.registry import Registry, read_registry
+from ledgerflow.resolve import resolve
+from ledgerflow.sandbox import parse_files
+from ledgerflow.settings import Limits
+from ledgerflow.template import Template, load_template
+from warehouse import db
+
+ROLLUP_COLUMNS = ["unit_code", "unit_name", "level", "parent_code", "key", "own", "total"]
+SUBMISSION_COLUMNS = ["path", "sha256", "submitter", "unit_code", "as_of", "status", "errors", "warnings"]
+ISSUE_COLUMNS = ["path", "unit_code", "sheet", "row", "column", "cell", "code", "severity", "message"]
+
+
+class RunFailed(RuntimeError):
+    """The run could not complete; the published warehouse is unchanged."""
+
+
+def today_in(tz: str) -> date:
+    return datetime.now(ZoneInfo(tz)).date()
+
+
+# ---- registry and discovery -------------------------------------------------------------------
+
+
+def load_registry(path: Path, tpl: Template) -> Registry:
+    return read_registry(Path(path), tpl)
+
+
+def list_inbox(inbox: Path) -> list[tuple[str, str, bool]]:
+    if not Path(inbox).is_dir():
+        raise FileNotFoundError(f"收件箱目录不存在：{inbox}")
+    return walk_inbox(Path(inbox))
+
+
+def describe_files(entries: list[tuple[str, str, bool]], tpl: Template, registry: Registry) -> list[FileRef]:
+    return [describe(rel, full, link, tpl, registry) for rel, full, link in entries]
+
+
+# ---- parsing ----------------------------------------------------------------------------------
+
+
+def known_shas(private: Path) -> set[str]:
+    if not private.exists():
+        return set()
+    con = duckdb.connect(str(private))
+    try:
+        tables = {r[0] for r in con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'lf'").fetchall()}
+        if "parsed" not in tables:
+            return set()
+        return {r[0] for r in con.execute("select sha256 from lf.parsed").fetchall()}
+    finally:
+        con.close()
+
+
+def plan_batches(files: list[FileRef], known: set[str], workers: int, max_batch: int = 200) -> list[list[tuple[str, str]]]:
+    """Unique, not yet parsed workbooks, split into batches (at least one per worker)."""
+    todo: dict[str, str] = {}
+    for f in files:
+        if f.kind == "workbook" and f.sha256 not in known and f.sha256 not in todo:
+            todo[f.sha256] = f.abspath
+    items = sorted(todo.items(), key=lambda kv: kv[1])
+    if not items:
+        return []
+    n = max(workers, math.ceil(len(items) / max_batch))
+    n = min(n, len(items))
+    return [items[i::n] for i in range(n)]
+
+
+def parse_batch(
+    batch: list[tuple[str, str]], template_path: str, limits: Limits, ingest_day: date, stage_dir: Path
+) -> dict[str, Any]:
+    """Parse one batch in a killable worker process and stage it as Parquet; returns a summary."""
+    t0 = time.perf_counter()
+    tpl = load_template(template_path)
+    results = parse_files([p for _, p in batch], template_path, limits, ingest_day)
+    tables = to_arrow([(sha, r) for (sha, _), r in zip(batch, results, strict=True)], tpl)
+    contracts.validate_batch(tables, tpl)
+    write_stage(Path(stage_dir), tables)
+    return {
+        "stage": str(stage_dir),
+        "files": len(batch),
+        "unreadable": sum(1 for r in results if r.status == "unreadable"),
+        "rows": sum(r.rows_read for r in results),
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+# ---- warehouse --------------------------------------------------------------------------------
+
+
+@dataclass
+class RunContext:
+    run_id: int
+    as_of: date
+    ingest_day: date
+    started_at: datetime
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def begin_run(con: duckdb.DuckDBPyConnection, tpl: Template, as_of: date, inbox: Path, registry_path: Path) -> RunContext:
+    db.ensure_schema(con, tpl)
+    run_id = con.execute("select coalesce(max(run_id), 0) + 1 from lf.runs").fetchone()[0]
+    started = datetime.now(ZoneInfo(tpl.timezone))
+    con.execute(
+        "insert into lf.runs (run_id, started_at, as_of, inbox, registry, status) values (?, ?, ?, ?, ?, 'running')",
+        [run_id, started, as_of, str(inbox), str(registry_path)],
+    )
+    return RunContext(run_id=run_id, as_of=as_of, ingest_day=today_in(tpl.timezone), started_at=started,
+                      params={"run_id": run_id, "as_of": as_of, "stale_days": tpl.stale_days})
+
+
+def load_stages(con: duckdb.DuckDBPyConnection, tpl: Template, stages: list[str], run_id: int) -> dict[str, int]:
+    """Bulk-insert staged Parquet (Arrow) into the warehouse; returns rows loaded per table."""
+    counts: dict[str, int] = {}
+    if not stages:
+        return counts
+    for name in ["parsed", "content_issues", *tpl.tables]:
+        files = [str(Path(s) / f"{name}.parquet") for s in stages]
+        target = f"lf.{name}" if name in ("parsed", "content_issues") else f"lf.raw_{name}"
+        con.execute(f"insert into {target} by name select * from read_parquet($files)", {"files": files})
+        counts[name] = con.execute("select count(*) from read_parquet($files)", {"files": files}).fetchone()[0]
+    con.execute(
+        """insert into lf.file_seen
+           select sha256, $run_id, now() from lf.parsed
+           where sha256 not in (select sha256 from lf.file_seen)""",
+        {"run_id": run_id},
+    )
+    return counts
+
+
+def _parsed_lookup(con: duckdb.DuckDBPyConnection, shas: list[str]) -> tuple[dict, dict]:
+    shas_tbl = pa.table({"sha256": pa.array(sorted(set(shas)), pa.string())})  # noqa: F841
+    parsed = con.execute("select p.* from lf.parsed p join shas_tbl using (sha256)").to_arrow_table().to_pylist()
+    issues = con.execute(
+        "select i.* from lf.content_issues i join shas_tbl using (sha256) order by i.sha256, i.seq"
+    ).to_arrow_table().to_pylist()
+    by_sha: dict[str, list[dict]] = {}
+    for i in issues:
+        by_sha.setdefault(i["sha256"], []).append(i)
+    return {p["sha256"]: p for p in parsed}, by_sha
+
+
+def record_run(
+    con: duckdb.DuckDBPyConnection, ctx: RunContext, files: list[FileRef], registry: Registry, tpl: Template
+) -> dict[str, int]:
+    """Resolve every file of the inbox against the registry and record the run's files and issues."""
+    units = pa.Table.from_pylist([
+        dict(code=u.code, name=u.name, type=u.type, parent_code=u.parent or None, aliases=list(u.aliases),
+             must_report=u.must_report, depth=u.depth, level=u.level, registry_row=u.row)
+        for u in registry.units.values()
+    ])  # noqa: F841
+    con.execute("delete from lf.units")
+    con.execute("insert into lf.units by name select * from units")
+    paths = pa.Table.from_pylist(
+        [dict(path=f.path, sha256=f.sha256) for f in files if f.kind == "workbook"],
+        schema=pa.schema([("path", pa.string()), ("sha256", pa.string())]),
+    )  # noqa: F841
+    con.execute(
+        """insert into lf.path_seen
+           select distinct path, sha256, $run_id from paths
+           where (path, sha256) not in (select (path, sha256) from lf.path_seen)""",
+        {"run_id": ctx.run_id},
+    )
+    first_seen = {(p, s): r for p, s, r in con.execute("select path, sha256, first_seen_run from lf.path_seen").fetchall()}
+    parsed, content = _parsed_lookup(con, [f.sha256 for f in files if f.kind == "workbook"])
+    res = resolve(files, parsed, content, first_seen, registry, tpl)
+    run_files = pa.Table.from_pylist([{**r, "run_id": ctx.run_id} for r in res.files])  # noqa: F841
+    if res.files:
+        con.execute("insert into lf.run_files by name select * from run_files")
+    if res.issues:
+        run_issues = pa.Table.from_pylist([{**i, "run_id": ctx.run_id} for i in res.issues])  # noqa: F841
+        con.execute("insert into lf.run_issues by name select * from run_issues")
+    return {"files": len(res.files), "issues": len(res.issues)}
+
+
+def build_models(con: duckdb.DuckDBPyConnection, ctx: RunContext) -> dict[str, float]:
+    """Materialise staging → marts → rollups for this run and as-of date; run the checks."""
+    timings = {}
+    for model in db.MODELS:
+        t0 = time.perf_counter()
+        db.materialise(con, model, ctx.params)
+        timings[model] = time.perf_counter() - t0
+    con.execute(
+        "insert into lf.run_rollup select $run_id, unit_code, key, own, total from lf.rollup",
+        {"run_id": ctx.run_id},
+    )
+    db.create_views(con)
+    failed = db.run_checks(con, ctx.params)
+    if failed:
+        raise RunFailed(f"数据校验未通过：{failed}")
+    reconcile(con, ctx)
+    return timings
+
+
+def reconcile(con: duckdb.DuckDBPyConnection, ctx: RunContext) -> None:
+    """Files seen = rows in submissions; rows read = rows loaded, for every parsed submission."""
+    seen = con.execute("select count(*) from lf.run_files where run_id = $r", {"r": ctx.run_id}).fetchone()[0]
+    listed = con.execute("select count(*) from lf.mart_submissions").fetchone()[0]
+    if seen != listed:
+        raise RunFailed(f"对账失败：收件箱文件{seen}个，submissions中{listed}行")
+    raw_tables = [r[0] for r in con.execute(
+        "select table_name from duckdb_tables() where schema_name = 'lf' and table_name like 'raw_%'").fetchall()]
+    union = " union all ".join(f"select sha256 from lf.{t}" for t in raw_tables)
+    bad = con.execute(
+        f"""with loaded as (select sha256, count(*) as n from ({union}) group by sha256)
+            select p.sha256, p.rows_read, coalesce(l.n, 0) from lf.parsed p left join loaded l using (sha256)
+            where p.rows_read <> coalesce(l.n, 0)"""
+    ).fetchall()
+    if bad:
+        raise RunFailed(f"对账失败：读取行数与入库行数不一致：{bad[:5]}")
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, ctx: RunContext, files_seen: int, files_parsed: int) -> None:
+    con.execute(
+        """update lf.runs set finished_at = now(), files_seen = $seen, files_parsed = $parsed, status = 'completed'
+           where run_id = $run_id""",
+        {"seen": files_seen, "parsed": files_parsed, "run_id": ctx.run_id},
+    )
+    con.execute("checkpoint")
+
+
+# ---- outputs ----------------------------------------------------------------------------------
+
+
+def frames(con: duckdb.DuckDBPyConnection, ctx: RunContext) -> dict[str, pd.DataFrame]:
+    rollup = con.execute("select * from lf.rollup order by unit_code, ord").df()
+    subs = con.execute(
+        "select path, sha256, submitter, unit_code, as_of, status, errors, warnings from lf.mart_submissions order by path"
+    ).df()
+    issues = con.execute(
+        """select path, unit_code, sheet, "row", "column", cell, code, severity, message, value
+           from lf.run_issues where run_id = $r order by path, sheet, "row", cell, code""",
+        {"r": ctx.run_id},
+    ).df()
+    units = con.execute(
+        "select code, name, type, parent_code as parent, level, depth, must_report from lf.units"
+    ).df()
+    return {"rollup": rollup, "submissions": subs, "issues": issues, "units": units}
+
+
+def _num(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def write_data_outputs(fr: dict[str, pd.DataFrame], out: Path, as_of: date, root: str) -> list[Path]:
+    from ledgerflow.outputs.safe import write_csv
+
+    out.mkdir(parents=True, exist_ok=True)
+    rollup = fr["rollup"]
+    root_rows = rollup[rollup["unit_code"] == root].sort_values("ord")
+    figures = {r.key: {"own": _num(r.own), "total": _num(r.total)} for r in root_rows.itertuples()}
+    doc = {"as_of": as_of.isoformat(), "unit": root, "figures": figures}
+    (out / "figures.json").write_text(json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n",
+                                      encoding="utf-8")
+    r = rollup[ROLLUP_COLUMNS].copy()
+    r["own"] = [_num(v) for v in r["own"]]
+    r["total"] = [_num(v) for v in r["total"]]
+    write_csv(r, out / "rollup.csv")
+    s = fr["submissions"][SUBMISSION_COLUMNS].copy()
+    s["as_of"] = [v.isoformat() if isinstance(v, (date, datetime)) else ("" if pd.isna(v) else str(v)[:10])
+                  for v in s["as_of"]]
+    write_csv(s, out / "submissions.csv")
+    i = fr["issues"][ISSUE_COLUMNS].copy()
+    i["row"] = [None if pd.isna(v) else int(v) for v in i["row"]]
+    write_csv(i, out / "issues.csv")
+    return [out / n for n in ("figures.json", "rollup.csv", "submissions.csv", "issues.csv")]
+
+
+def replace_dir(staging: Path, out: Path) -> None:
+    """Replace the output folder whole with the freshly written one."""
+    out = Path(out)
+    if out.exists():
+        trash = out.with_name(out.name + ".old")
+        if trash.exists():
+            shutil.rmtree(trash)
+        out.rename(trash)
+        staging.rename(out)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging.rename(out)

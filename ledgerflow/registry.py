@@ -1,0 +1,210 @@
+"""The organisation registry (ledger.md §1): read, check the tree, compute depth and level."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledgerflow import normalise as nz
+from ledgerflow.template import Template, squash
+
+
+class RegistryError(ValueError):
+    """The registry is refused as a whole; the message names the offending rows."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    code: str
+    name: str
+    type: str
+    parent: str  # "" for the root
+    aliases: tuple[str, ...]
+    must_report: bool
+    depth: int
+    level: str  # county | township | branch
+    row: int  # row in the registry file (1-based, header = 1)
+
+
+@dataclass
+class Registry:
+    units: dict[str, Unit]  # code (upper) -> unit
+    root: str
+
+    def children(self, code: str) -> list[str]:
+        return [u.code for u in self.units.values() if u.parent == code]
+
+    def is_within(self, code: str, ancestor: str) -> bool:
+        """True where ``code`` is ``ancestor`` or below it."""
+        seen = 0
+        while code and seen <= len(self.units):
+            if code == ancestor:
+                return True
+            code = self.units[code].parent
+            seen += 1
+        return False
+
+    def by_name(self) -> dict[str, str]:
+        """Normalised name or alias -> code (names and aliases that are unique)."""
+        out: dict[str, str] = {}
+        dup: set[str] = set()
+        for u in self.units.values():
+            for n in (u.name, *u.aliases):
+                k = squash(n)
+                if k in out and out[k] != u.code:
+                    dup.add(k)
+                out.setdefault(k, u.code)
+        return {k: v for k, v in out.items() if k not in dup}
+
+
+def norm_code(value: object) -> str:
+    text, _ = nz.to_text(value)
+    return re.sub(r"\s+", "", text or "").upper()
+
+
+def _read_rows(path: Path) -> list[list[object]]:
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        raw = path.read_bytes()
+        for enc in ("utf-8-sig", "gb18030"):
+            try:
+                text = raw.decode(enc)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise RegistryError(f"组织架构文件{path.name}的编码无法识别（应为UTF-8或GB18030）")
+        return [list(r) for r in csv.reader(io.StringIO(text))]
+    from python_calamine import CalamineWorkbook
+
+    try:
+        wb = CalamineWorkbook.from_path(str(path))
+        for meta in wb.sheets_metadata:
+            if "Hidden" in str(meta.visible):
+                continue
+            rows = wb.get_sheet_by_name(meta.name).to_python(skip_empty_area=False)
+            if any(any(not nz.is_empty(v) for v in r) for r in rows):
+                return rows
+    except Exception as exc:
+        raise RegistryError(f"组织架构文件{path.name}无法读取：{type(exc).__name__}") from exc
+    return []
+
+
+def read_registry(path: Path, tpl: Template) -> Registry:
+    if not Path(path).is_file():
+        raise RegistryError(f"找不到组织架构文件：{path}")
+    rows = _read_rows(Path(path))
+    fields = {f: {tpl.header_key(n).lower() for n in names} for f, names in tpl.registry_fields.items()}
+    header_idx, colmap = None, {}
+    for i, row in enumerate(rows[:10]):
+        m = {}
+        for c, v in enumerate(row):
+            key = tpl.header_key(str(v)).lower() if not nz.is_empty(v) else ""
+            for f, names in fields.items():
+                if key in names and f not in m:
+                    m[f] = c
+        if "code" in m and "parent" in m:
+            header_idx, colmap = i, m
+            break
+    if header_idx is None:
+        raise RegistryError("组织架构文件缺少表头：至少需要“单位代码”和“上级单位代码”两列")
+    for f in ("code", "name"):
+        if f not in colmap:
+            raise RegistryError(f"组织架构文件缺少列：{tpl.registry_fields[f][0]}")
+    raw: list[dict] = []
+    problems: list[str] = []
+    for i in range(header_idx + 1, len(rows)):
+        row = rows[i]
+
+        def get(f: str, row=row) -> object:
+            c = colmap.get(f)
+            return row[c] if c is not None and c < len(row) else ""
+
+        code = norm_code(get("code"))
+        if not code and all(nz.is_empty(v) for v in row):
+            continue
+        name = nz.to_text(get("name"))[0] or ""
+        must = nz.to_text(get("must_report"))[0]
+        if must is None:
+            must_report = True
+        elif must.strip().lower() in tpl.true_words:
+            must_report = True
+        elif must.strip().lower() in tpl.false_words:
+            must_report = False
+        else:
+            problems.append(f"第{i + 1}行：是否报送“{must}”应为是或否")
+            must_report = True
+        aliases_text = nz.to_text(get("aliases"))[0] or ""
+        aliases = tuple(
+            a for a in (x.strip() for x in re.split("[" + re.escape(tpl.alias_separators) + "]", aliases_text)) if a
+        )
+        if not code:
+            problems.append(f"第{i + 1}行：单位代码为空")
+            continue
+        raw.append(
+            {
+                "code": code,
+                "name": name,
+                "type": nz.to_text(get("type"))[0] or "",
+                "parent": norm_code(get("parent")),
+                "aliases": aliases,
+                "must_report": must_report,
+                "row": i + 1,
+            }
+        )
+    by_code: dict[str, dict] = {}
+    by_name: dict[str, dict] = {}
+    for u in raw:
+        if u["code"] in by_code:
+            problems.append(f"第{by_code[u['code']]['row']}行与第{u['row']}行：单位代码{u['code']}重复")
+        else:
+            by_code[u["code"]] = u
+        nk = squash(u["name"])
+        if not nk:
+            problems.append(f"第{u['row']}行：单位名称为空")
+        elif nk in by_name:
+            problems.append(f"第{by_name[nk]['row']}行与第{u['row']}行：单位名称“{u['name']}”重复")
+        else:
+            by_name[nk] = u
+    roots = [u for u in by_code.values() if not u["parent"]]
+    if len(roots) != 1:
+        where = "、".join(f"第{u['row']}行（{u['code']}）" for u in roots) or "无"
+        problems.append(f"组织架构应有且只有一个根单位（上级代码为空），现有：{where}")
+    for u in by_code.values():
+        if u["parent"] and u["parent"] not in by_code:
+            problems.append(f"第{u['row']}行：{u['code']}的上级代码{u['parent']}不在组织架构中")
+    depth: dict[str, int] = {}
+    for u in by_code.values():
+        path, code = [], u["code"]
+        while code and code in by_code and code not in depth:
+            if code in path:
+                rows_ = "、".join(f"第{by_code[c]['row']}行（{c}）" for c in path[path.index(code):])
+                problems.append(f"组织架构存在循环上级关系：{rows_}")
+                break
+            path.append(code)
+            code = by_code[code]["parent"]
+        else:
+            base = depth.get(code, -1) if code else -1
+            for c in reversed(path):
+                base += 1
+                depth[c] = base
+            continue
+        for c in path:
+            depth.setdefault(c, -1)
+    if problems:
+        seen, uniq = set(), []
+        for p in problems:
+            if p not in seen:
+                seen.add(p)
+                uniq.append(p)
+        raise RegistryError("组织架构有误，本次不运行：\n" + "\n".join(uniq))
+    units = {}
+    for code, u in by_code.items():
+        d = depth[code]
+        level = "county" if d == 0 else "township" if d == 1 else "branch"
+        units[code] = Unit(code=code, name=u["name"], type=u["type"], parent=u["parent"], aliases=u["aliases"],
+                           must_report=u["must_report"], depth=d, level=level, row=u["row"])
+    return Registry(units=units, root=roots[0]["code"])

@@ -1,0 +1,72 @@
+"""Settings in one place, from the environment (see .env.example)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env_path(name: str, default: str) -> Path:
+    return Path(os.environ.get(name) or default)
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def _default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Safety limits for one workbook (ledger.md §9 E_FILE_UNREADABLE)."""
+
+    max_file_bytes: int = 50 * 1024 * 1024
+    max_uncompressed_bytes: int = 200 * 1024 * 1024
+    max_ratio: int = 200
+    max_cells: int = 2_000_000
+    max_string_bytes: int = 1024 * 1024
+    parse_timeout_s: float = 60.0
+    worker_memory_bytes: int = 1536 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    inbox: Path = field(default_factory=lambda: _env_path("LEDGERFLOW_INBOX", "demo/inbox"))
+    registry: Path = field(default_factory=lambda: _env_path("LEDGERFLOW_REGISTRY", "demo/registry.xlsx"))
+    warehouse: Path = field(
+        default_factory=lambda: _env_path("LEDGERFLOW_WAREHOUSE", "demo/warehouse.duckdb")
+    )
+    out: Path = field(default_factory=lambda: _env_path("LEDGERFLOW_OUT", "demo/out"))
+    template: Path = field(
+        default_factory=lambda: _env_path(
+            "LEDGERFLOW_TEMPLATE", str(REPO_ROOT / "templates" / "campaign-2023.yaml")
+        )
+    )
+    workers: int = field(default_factory=lambda: _env_int("LEDGERFLOW_WORKERS", _default_workers()))
+    limits: Limits = field(
+        default_factory=lambda: Limits(
+            max_file_bytes=_env_int("LEDGERFLOW_MAX_FILE_MB", 50) * 1024 * 1024,
+            max_uncompressed_bytes=_env_int("LEDGERFLOW_MAX_UNCOMPRESSED_MB", 200) * 1024 * 1024,
+            max_ratio=_env_int("LEDGERFLOW_MAX_RATIO", 200),
+            max_cells=_env_int("LEDGERFLOW_MAX_CELLS", 2_000_000),
+            parse_timeout_s=float(_env_int("LEDGERFLOW_PARSE_TIMEOUT_S", 60)),
+        )
+    )
+
+
+def load_dotenv(path: Path = Path(".env")) -> None:
+    """Read KEY=VALUE lines from .env into the environment (existing variables win)."""
+    if not path.is_file():
+        return
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        os.environ.setdefault(key.strip(), value.strip())

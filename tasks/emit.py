@@ -1,0 +1,48 @@
+"""Emit tasks: the data files, the report, the summary workbook and the units' feedback."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from ledgerflow import pipeline
+from ledgerflow.discover import FileRef
+from ledgerflow.outputs.feedback import write_feedback
+from ledgerflow.outputs.report import render_report
+from ledgerflow.outputs.summary import write_summary
+
+
+@task(name="write figures and csv files", cache_policy=NO_CACHE)
+def write_data(fr: dict[str, pd.DataFrame], out: Path, as_of: date, root: str) -> list[Path]:
+    return pipeline.write_data_outputs(fr, out, as_of, root)
+
+
+@task(name="write county report", cache_policy=NO_CACHE)
+def write_report(fr: dict[str, pd.DataFrame], out: Path, as_of: date, root: str) -> list[Path]:
+    return list(render_report(fr["rollup"], fr["units"], fr["submissions"], unit_code=root, as_of=as_of,
+                              out_dir=out))
+
+
+@task(name="write summary workbook", cache_policy=NO_CACHE)
+def write_summary_book(fr: dict[str, pd.DataFrame], out: Path, as_of: date) -> Path:
+    return write_summary(fr["rollup"], fr["units"], out / "summary.xlsx", as_of=as_of)
+
+
+@task(name="write feedback workbooks", cache_policy=NO_CACHE)
+def write_feedback_books(fr: dict[str, pd.DataFrame], files: list[FileRef], out: Path) -> int:
+    issues = fr["issues"]
+    if issues.empty:
+        return 0
+    abspaths = {f.path: f.abspath for f in files}
+    folder = out / "feedback"
+    folder.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for path, group in issues.groupby("path", sort=True):
+        unit = next((u for u in group["unit_code"] if isinstance(u, str) and u), "")
+        write_feedback(Path(abspaths[path]), group, folder, unit_code=unit, rel_path=path)
+        n += 1
+    return n

@@ -1,0 +1,51 @@
+"""Ingest tasks: discover the inbox, parse batches of workbooks in killable worker processes."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from ledgerflow import pipeline
+from ledgerflow.discover import FileRef
+from ledgerflow.registry import Registry
+from ledgerflow.settings import Limits
+from ledgerflow.template import load_template
+
+
+def _io_error(task, task_run, state) -> bool:
+    try:
+        state.result()
+    except OSError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(name="read registry", cache_policy=NO_CACHE)
+def read_registry(registry: Path, template_path: str) -> Registry:
+    return pipeline.load_registry(registry, load_template(template_path))
+
+
+@task(name="discover inbox", retries=2, retry_delay_seconds=2, retry_condition_fn=_io_error,
+      cache_policy=NO_CACHE, timeout_seconds=3600)
+def discover_inbox(inbox: Path, template_path: str, registry: Registry) -> list[FileRef]:
+    tpl = load_template(template_path)
+    return pipeline.describe_files(pipeline.list_inbox(inbox), tpl, registry)
+
+
+@task(name="plan parse batches", cache_policy=NO_CACHE)
+def plan_batches(files: list[FileRef], private: Path, workers: int) -> list[list[tuple[str, str]]]:
+    return pipeline.plan_batches(files, pipeline.known_shas(private), workers)
+
+
+@task(name="parse workbook batch", retries=1, retry_delay_seconds=2, retry_condition_fn=_io_error,
+      cache_policy=NO_CACHE, task_run_name="parse batch {index}")
+def parse_batch(
+    batch: list[tuple[str, str]], index: int, template_path: str, limits: Limits, ingest_day: date, stage_dir: Path
+) -> dict[str, Any]:
+    return pipeline.parse_batch(batch, template_path, limits, ingest_day, stage_dir)

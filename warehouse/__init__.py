@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: schema, bulk loading, SQL models, atomic publishing."""

@@ -1,0 +1,116 @@
+"""Running the project's SQL files against a DuckDB connection.
+
+SQL lives in ``sql/``: ``schema/`` holds DDL, ``staging/`` → ``marts/`` → ``rollups/`` hold one
+SELECT each (named CTEs ending in ``select * from final``), materialised as ``lf.<file stem>``;
+``views/`` holds the analysts' stable views (materialised as ``main.<file stem>``), and
+``checks/`` holds queries that return offending rows. Values are always bound parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import yaml
+
+from ledgerflow.records import ISSUE_SCHEMA, PARSED_SCHEMA, table_schema
+from ledgerflow.template import Template, figure_keys
+
+SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
+MODELS = (
+    "staging/stg_run_files",
+    "marts/mart_submissions",
+    "marts/mart_effective",
+    "marts/mart_figure_facts",
+    "rollups/unit_closure",
+    "rollups/rollup",
+)
+VIEWS = (
+    "units",
+    "submissions",
+    "issues",
+    "meetings",
+    "study",
+    "research",
+    "problems",
+    "measures",
+    "outcomes",
+    "plans",
+    "org",
+    "rollup",
+)
+_PARAM = re.compile(r"\$([a-z_]+)")
+_COMMENT = re.compile(r"--[^\n]*")
+
+
+def sql_text(name: str) -> str:
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def bind(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Only the parameters the statement uses (DuckDB refuses unused ones)."""
+    used = set(_PARAM.findall(_COMMENT.sub("", sql)))
+    missing = used - set(params)
+    if missing:
+        raise KeyError(f"SQL needs parameters {sorted(missing)}")
+    return {k: v for k, v in params.items() if k in used}
+
+
+def execute(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None):
+    return con.execute(sql, bind(sql, params or {}))
+
+
+def materialise(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> None:
+    """``create or replace table lf.<stem> as <the file's select>``."""
+    sql = sql_text(name)
+    stem = Path(name).name
+    con.execute(f"create or replace table lf.{stem} as {sql}", bind(sql, params))
+
+
+def _create_from_schema(con: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema) -> None:
+    empty = schema.empty_table()  # noqa: F841 - referenced by name in the SQL below
+    con.execute(f"create table if not exists lf.{name} as select * from empty")
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection, tpl: Template) -> None:
+    con.execute(sql_text("schema/lf_tables"))
+    _create_from_schema(con, "parsed", PARSED_SCHEMA)
+    _create_from_schema(con, "content_issues", ISSUE_SCHEMA)
+    for name in tpl.tables:
+        _create_from_schema(con, f"raw_{name}", table_schema(tpl, name))
+    keys = pa.Table.from_pylist(figure_keys(tpl))  # noqa: F841 - used by name below
+    con.execute("delete from lf.figure_keys")
+    con.execute("insert into lf.figure_keys by name select * from keys")
+
+
+def create_views(con: duckdb.DuckDBPyConnection) -> None:
+    comments = yaml.safe_load((SQL_DIR / "views" / "comments.yaml").read_text(encoding="utf-8"))
+    for view in VIEWS:
+        con.execute(f"create or replace view main.{view} as {sql_text('views/' + view)}")
+        spec = comments.get(view, {})
+        if spec.get("_view"):
+            con.execute(f"comment on view main.{view} is {_quote(spec['_view'])}")
+        cols = [r[0] for r in con.execute(f"select * from main.{view} limit 0").description]
+        for col in cols:
+            text = spec.get(col)
+            if text:
+                con.execute(f'comment on column main.{view}."{col}" is {_quote(text)}')
+
+
+def _quote(text: str) -> str:
+    """A string literal for COMMENT ON (DDL takes no parameters); text is ours, from comments.yaml."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def run_checks(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> dict[str, list[tuple]]:
+    """Run every ``sql/checks/assert_*.sql``; return the offending rows of those that failed."""
+    failed = {}
+    for path in sorted((SQL_DIR / "checks").glob("assert_*.sql")):
+        sql = path.read_text(encoding="utf-8")
+        rows = con.execute(sql, bind(sql, params)).fetchall()
+        if rows:
+            failed[path.stem] = rows[:20]
+    return failed
