@@ -154,11 +154,14 @@ def load_stages(con: duckdb.DuckDBPyConnection, tpl: Template, stages: list[str]
 
 
 def _parsed_lookup(con: duckdb.DuckDBPyConnection, shas: list[str]) -> tuple[dict, dict]:
-    shas_tbl = pa.table({"sha256": pa.array(sorted(set(shas)), pa.string())})  # noqa: F841
-    parsed = con.execute("select p.* from lf.parsed p join shas_tbl using (sha256)").to_arrow_table().to_pylist()
-    issues = con.execute(
-        "select i.* from lf.content_issues i join shas_tbl using (sha256) order by i.sha256, i.seq"
-    ).to_arrow_table().to_pylist()
+    con.register("_lf_shas", pa.table({"sha256": pa.array(sorted(set(shas)), pa.string())}))
+    try:
+        parsed = con.execute("select p.* from lf.parsed p join _lf_shas using (sha256)").to_arrow_table().to_pylist()
+        issues = con.execute(
+            "select i.* from lf.content_issues i join _lf_shas using (sha256) order by i.sha256, i.seq"
+        ).to_arrow_table().to_pylist()
+    finally:
+        con.unregister("_lf_shas")
     by_sha: dict[str, list[dict]] = {}
     for i in issues:
         by_sha.setdefault(i["sha256"], []).append(i)
@@ -173,28 +176,30 @@ def record_run(
         dict(code=u.code, name=u.name, type=u.type, parent_code=u.parent or None, aliases=list(u.aliases),
              must_report=u.must_report, depth=u.depth, level=u.level, registry_row=u.row)
         for u in registry.units.values()
-    ])  # noqa: F841
+    ])
     con.execute("delete from lf.units")
-    con.execute("insert into lf.units by name select * from units")
+    db.insert_arrow(con, "lf.units", units)
     paths = pa.Table.from_pylist(
         [dict(path=f.path, sha256=f.sha256) for f in files if f.kind == "workbook"],
         schema=pa.schema([("path", pa.string()), ("sha256", pa.string())]),
-    )  # noqa: F841
-    con.execute(
-        """insert into lf.path_seen
-           select distinct path, sha256, $run_id from paths
-           where (path, sha256) not in (select (path, sha256) from lf.path_seen)""",
-        {"run_id": ctx.run_id},
     )
+    con.register("_lf_paths", paths)
+    try:
+        con.execute(
+            """insert into lf.path_seen
+               select distinct path, sha256, $run_id from _lf_paths
+               where (path, sha256) not in (select (path, sha256) from lf.path_seen)""",
+            {"run_id": ctx.run_id},
+        )
+    finally:
+        con.unregister("_lf_paths")
     first_seen = {(p, s): r for p, s, r in con.execute("select path, sha256, first_seen_run from lf.path_seen").fetchall()}
     parsed, content = _parsed_lookup(con, [f.sha256 for f in files if f.kind == "workbook"])
     res = resolve(files, parsed, content, first_seen, registry, tpl)
-    run_files = pa.Table.from_pylist([{**r, "run_id": ctx.run_id} for r in res.files])  # noqa: F841
     if res.files:
-        con.execute("insert into lf.run_files by name select * from run_files")
+        db.insert_arrow(con, "lf.run_files", pa.Table.from_pylist([{**r, "run_id": ctx.run_id} for r in res.files]))
     if res.issues:
-        run_issues = pa.Table.from_pylist([{**i, "run_id": ctx.run_id} for i in res.issues])  # noqa: F841
-        con.execute("insert into lf.run_issues by name select * from run_issues")
+        db.insert_arrow(con, "lf.run_issues", pa.Table.from_pylist([{**i, "run_id": ctx.run_id} for i in res.issues]))
     return {"files": len(res.files), "issues": len(res.issues)}
 
 

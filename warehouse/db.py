@@ -70,9 +70,22 @@ def materialise(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any
     con.execute(f"create or replace table lf.{stem} as {sql}", bind(sql, params))
 
 
+def insert_arrow(con: duckdb.DuckDBPyConnection, target: str, table: pa.Table, *, create: bool = False) -> None:
+    """Bulk-insert an Arrow table (by column name) into ``target``; ``create`` makes it if absent.
+
+    The table is registered under a private name: DuckDB's replacement scan would otherwise pick
+    a catalog view of the same name as the Python variable."""
+    con.register("_lf_arrow_in", table)
+    try:
+        if create:
+            con.execute(f"create table if not exists {target} as select * from _lf_arrow_in limit 0")
+        con.execute(f"insert into {target} by name select * from _lf_arrow_in")
+    finally:
+        con.unregister("_lf_arrow_in")
+
+
 def _create_from_schema(con: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema) -> None:
-    empty = schema.empty_table()  # noqa: F841 - referenced by name in the SQL below
-    con.execute(f"create table if not exists lf.{name} as select * from empty")
+    insert_arrow(con, f"lf.{name}", schema.empty_table(), create=True)
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection, tpl: Template) -> None:
@@ -81,9 +94,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, tpl: Template) -> None:
     _create_from_schema(con, "content_issues", ISSUE_SCHEMA)
     for name in tpl.tables:
         _create_from_schema(con, f"raw_{name}", table_schema(tpl, name))
-    keys = pa.Table.from_pylist(figure_keys(tpl))  # noqa: F841 - used by name below
     con.execute("delete from lf.figure_keys")
-    con.execute("insert into lf.figure_keys by name select * from keys")
+    insert_arrow(con, "lf.figure_keys", pa.Table.from_pylist(figure_keys(tpl)))
 
 
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
