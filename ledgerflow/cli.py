@@ -37,6 +37,31 @@ def _parser() -> argparse.ArgumentParser:
                      help="run parse batches on threads (default) or on a Dask cluster")
     run.add_argument("--dask-address", default=None, help="tcp://… of a running Dask scheduler")
 
+    rep = sub.add_parser("report", help="write report.md/.docx for one unit from the warehouse")
+    rep.add_argument("--unit", required=True, help="unit code (the root for the county report)")
+    rep.add_argument("--warehouse", type=Path, default=s.warehouse)
+    rep.add_argument("--out", type=Path, default=Path("."), help="folder for report.md and report.docx")
+    rep.add_argument("--as-of", type=_date, default=None, help="default: the latest run's date")
+
+    exp = sub.add_parser("explain", help="list the rows behind a figure, with file, sheet and cell")
+    exp.add_argument("key", help="figure key, e.g. research.topics")
+    exp.add_argument("--unit", default=None, help="unit code (default: the root)")
+    exp.add_argument("--warehouse", type=Path, default=s.warehouse)
+    exp.add_argument("--as-of", type=_date, default=None, help="default: the latest run's date")
+    exp.add_argument("--scope", choices=["own", "total", "both"], default="both")
+
+    chk = sub.add_parser("check", help="pre-check one workbook before submitting it (exit 1 on errors)")
+    chk.add_argument("file", type=Path)
+    chk.add_argument("--registry", type=Path, default=None, help="registry to check the unit against")
+    chk.add_argument("--out", type=Path, default=Path("."), help="folder for the feedback workbook")
+    chk.add_argument("--template", type=Path, default=s.template)
+
+    srv = sub.add_parser("serve", help="serve the nightly and on-demand deployments (PREFECT_API_URL)")
+    srv.add_argument("--inbox", type=Path, default=s.inbox)
+    srv.add_argument("--registry", type=Path, default=s.registry)
+    srv.add_argument("--warehouse", type=Path, default=s.warehouse)
+    srv.add_argument("--out", type=Path, default=s.out)
+
     demo = sub.add_parser("demo", help="write a demo county (if absent) and run the pipeline on it")
     demo.add_argument("--dir", type=Path, default=Path("demo"))
     demo.add_argument("--units", type=int, default=40)
@@ -105,11 +130,125 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from ledgerflow import pipeline
+    from ledgerflow.outputs.report import render_report
+
+    try:
+        with pipeline.snapshot(args.warehouse, args.as_of) as (con, ctx):
+            fr = pipeline.frames(con, ctx)
+            codes = set(fr["units"]["code"])
+            unit = args.unit.strip().upper()
+            if unit not in codes:
+                print(f"ledgerflow: 单位代码{args.unit}不在组织架构中", file=sys.stderr)
+                return EXIT_USAGE
+            md, docx = render_report(fr["rollup"], fr["units"], fr["submissions"], unit_code=unit,
+                                     as_of=ctx.as_of, out_dir=args.out)
+    except (FileNotFoundError, pipeline.RunFailed) as exc:
+        print(f"ledgerflow: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    print(f"报告：{md}\n      {docx}")
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from ledgerflow import pipeline
+    from warehouse import db
+
+    try:
+        with pipeline.snapshot(args.warehouse, args.as_of) as (con, ctx):
+            root = con.execute("select code from lf.units where parent_code is null").fetchone()[0]
+            unit = (args.unit or root).strip().upper()
+            fig = con.execute("select own, total from lf.rollup where unit_code = ? and key = ?",
+                              [unit, args.key]).fetchone()
+            if fig is None:
+                print(f"ledgerflow: 没有指标{args.key}或单位{unit}", file=sys.stderr)
+                return EXIT_USAGE
+            sql = db.sql_text("queries/explain_figure")
+            scopes = ["own", "total"] if args.scope == "both" else [args.scope]
+            own, total = (pipeline._num(v) for v in fig)
+            print(f"指标 {args.key}  单位 {unit}  截至 {ctx.as_of}：本级 {own}，合计 {total}")
+            for scope in scopes:
+                rows = con.execute(sql, db.bind(sql, {"key": args.key, "unit": unit, "scope": scope})).fetchall()
+                print(f"\n[{scope}] {len(rows)} 行")
+                print("单位代码\t文件\t工作表\t单元格\t计数\t去重项")
+                for unit_code, path, sheet, _row, cell, amount, item in rows:
+                    amt = int(amount) if amount is not None and float(amount).is_integer() else amount
+                    print(f"{unit_code}\t{path or ''}\t{sheet or ''}\t{cell or ''}\t{amt}\t{item or ''}")
+    except (FileNotFoundError, pipeline.RunFailed) as exc:
+        print(f"ledgerflow: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ledgerflow.discover import FileRef, sha256_of
+    from ledgerflow.outputs.feedback import write_feedback
+    from ledgerflow.pipeline import today_in
+    from ledgerflow.records import to_arrow
+    from ledgerflow.registry import RegistryError, read_registry
+    from ledgerflow.resolve import resolve
+    from ledgerflow.sandbox import parse_files
+    from ledgerflow.template import load_template
+
+    tpl = load_template(str(args.template))
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"ledgerflow: 文件不存在：{path}", file=sys.stderr)
+        return EXIT_USAGE
+    parsed = parse_files([str(path)], str(args.template), Settings().limits, today_in(tpl.timezone))[0]
+    sha = sha256_of(path)
+    issues = [i.as_dict() for i in parsed.issues]
+    if args.registry is not None:
+        try:
+            reg = read_registry(args.registry, tpl)
+        except RegistryError as exc:
+            print(f"ledgerflow: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        info = to_arrow([(sha, parsed)], tpl)["parsed"].to_pylist()[0]
+        ref = FileRef(path.name, str(path), path.stat().st_size, sha, reg.root, "workbook")
+        content = [dict(i, sha256=sha) for i in issues]
+        res = resolve([ref], {sha: info}, {sha: content}, {}, reg, tpl)
+        issues = res.issues
+        unit = res.files[0]["unit_code"] or ""
+    else:
+        unit = parsed.info.get("unit_code") or ""
+    cols = ["sheet", "row", "column", "cell", "code", "severity", "message", "value"]
+    frame = pd.DataFrame([{c: i.get(c) for c in cols} for i in issues], columns=cols)
+    frame.insert(0, "path", path.name)
+    frame.insert(1, "unit_code", unit)
+    errors = int((frame["severity"] == "error").sum())
+    if frame.empty:
+        print(f"{path.name}：未发现问题。")
+    else:
+        print(f"{path.name}：{errors}个错误，{len(frame) - errors}个警告")
+        print("严重程度\t工作表\t单元格\t列\t代码\t说明")
+        for r in frame.itertuples():
+            sev = "错误" if r.severity == "error" else "警告"
+            print(f"{sev}\t{r.sheet or ''}\t{r.cell or ''}\t{r.column or ''}\t{r.code}\t{r.message}")
+        fb = write_feedback(path, frame, Path(args.out), unit_code=unit, rel_path=path.name)
+        print(f"\n反馈工作簿：{fb}")
+    return EXIT_FAIL if errors else EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from flows.deploy import serve
+
+    return serve(inbox=args.inbox, registry=args.registry, warehouse=args.warehouse, out=args.out)
+
+
 def main(argv: list[str] | None = None) -> int:
     load_dotenv()
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+    # a busy machine can take longer than Prefect's default 20 s to start the temporary server
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    # no telemetry: the office's machines often have no internet access
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     args = _parser().parse_args(argv)
-    handlers = {"run": cmd_run, "demo": cmd_demo}
+    handlers = {"run": cmd_run, "demo": cmd_demo, "report": cmd_report, "explain": cmd_explain,
+                "check": cmd_check, "serve": cmd_serve}
     return handlers[args.cmd](args)
 
 

@@ -261,6 +261,8 @@ def _record(ctx: _Ctx, table: Table, sheet: Sheet, cmap: ColumnMap, fields: dict
         rec[col.field] = value
         if c is not None:
             rec[f"_{col.field}_col"] = c
+    mapped = [c for c in fields.values()]
+    rec["cell"] = cell_ref(r, min(mapped)) if mapped else ""
     return rec
 
 

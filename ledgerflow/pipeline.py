@@ -10,6 +10,7 @@ import json
 import math
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -125,6 +126,7 @@ class RunContext:
 def begin_run(con: duckdb.DuckDBPyConnection, tpl: Template, as_of: date, inbox: Path, registry_path: Path) -> RunContext:
     db.ensure_schema(con, tpl)
     run_id = con.execute("select coalesce(max(run_id), 0) + 1 from lf.runs").fetchone()[0]
+    con.execute("insert or replace into lf.meta values ('stale_days', ?)", [str(tpl.stale_days)])
     started = datetime.now(ZoneInfo(tpl.timezone))
     con.execute(
         "insert into lf.runs (run_id, started_at, as_of, inbox, registry, status) values (?, ?, ?, ?, ?, 'running')",
@@ -205,11 +207,7 @@ def record_run(
 
 def build_models(con: duckdb.DuckDBPyConnection, ctx: RunContext) -> dict[str, float]:
     """Materialise staging → marts → rollups for this run and as-of date; run the checks."""
-    timings = {}
-    for model in db.MODELS:
-        t0 = time.perf_counter()
-        db.materialise(con, model, ctx.params)
-        timings[model] = time.perf_counter() - t0
+    timings = materialise_models(con, ctx.params)
     con.execute(
         "insert into lf.run_rollup select $run_id, unit_code, key, own, total from lf.rollup",
         {"run_id": ctx.run_id},
@@ -220,6 +218,54 @@ def build_models(con: duckdb.DuckDBPyConnection, ctx: RunContext) -> dict[str, f
         raise RunFailed(f"数据校验未通过：{failed}")
     reconcile(con, ctx)
     return timings
+
+
+def materialise_models(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> dict[str, float]:
+    timings = {}
+    for model in db.MODELS:
+        t0 = time.perf_counter()
+        db.materialise(con, model, params)
+        timings[model] = time.perf_counter() - t0
+    return timings
+
+
+@contextmanager
+def snapshot(warehouse: Path, as_of: date | None = None):
+    """A private, writable copy of the published warehouse with its models rebuilt as of ``as_of``
+    (default: the latest run's date), from the warehouse alone. Yields (connection, RunContext)."""
+    import tempfile
+
+    from warehouse.publish import prepare_private
+
+    if not Path(warehouse).exists():
+        raise FileNotFoundError(f"仓库不存在：{warehouse}（请先运行 ledgerflow run）")
+    tmpdir = Path(tempfile.mkdtemp(prefix="ledgerflow-snap-"))
+    private = tmpdir / "snapshot.duckdb"
+    src = prepare_private(Path(warehouse))
+    try:
+        src.rename(private)
+        wal = src.with_name(src.name + ".wal")
+        if wal.exists():
+            wal.rename(private.with_name(private.name + ".wal"))
+        con = duckdb.connect(str(private))
+        try:
+            row = con.execute(
+                "select run_id, as_of from lf.runs where status = 'completed' order by run_id desc limit 1"
+            ).fetchone()
+            if row is None:
+                raise RunFailed("仓库中没有已完成的运行")
+            run_id, last_as_of = row
+            as_of = as_of or last_as_of
+            tpl_days = con.execute("select value from lf.meta where key = 'stale_days'").fetchone()
+            params = {"run_id": run_id, "as_of": as_of, "stale_days": int(tpl_days[0]) if tpl_days else 14}
+            ctx = RunContext(run_id=run_id, as_of=as_of, ingest_day=as_of, started_at=datetime.now(), params=params)
+            if as_of != last_as_of:
+                materialise_models(con, params)
+            yield con, ctx
+        finally:
+            con.close()
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def reconcile(con: duckdb.DuckDBPyConnection, ctx: RunContext) -> None:

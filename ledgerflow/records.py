@@ -61,7 +61,7 @@ ISSUE_SCHEMA = pa.schema(
 
 
 def table_schema(tpl: Template, name: str) -> pa.Schema:
-    fields = [("sha256", pa.string()), ("sheet", pa.string()), ("row", pa.int32())]
+    fields = [("sha256", pa.string()), ("sheet", pa.string()), ("row", pa.int32()), ("cell", pa.string())]
     for col in tpl.tables[name].columns:
         fields.append((col.field, _TYPES[col.type]))
     return pa.schema(fields)
