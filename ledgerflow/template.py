@@ -20,11 +20,13 @@ def nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+@lru_cache(maxsize=65536)
 def squash(text: str) -> str:
     """NFKC with every white space removed (incl. full-width spaces and line breaks)."""
     return _WS.sub("", nfkc(text))
 
 
+@lru_cache(maxsize=65536)
 def vocab_key(text: str) -> str:
     """Key a vocabulary cell matches on (ledger.md §5): NFKC, no white space, no trailing 。."""
     key = squash(text)
@@ -106,6 +108,15 @@ class Template:
     # ---- name matching -------------------------------------------------------------------------
     def header_key(self, text: str) -> str:
         """A header cell or label as a name: marks, white space and trailing colons removed."""
+        cache = self.__dict__.setdefault("_header_keys", {})
+        key = cache.get(text)
+        if key is None:
+            key = self._header_key(text)
+            if len(cache) < 100_000:
+                cache[text] = key
+        return key
+
+    def _header_key(self, text: str) -> str:
         key = nfkc(text)
         for mark in self.header_marks:
             key = key.replace(nfkc(mark), "")
