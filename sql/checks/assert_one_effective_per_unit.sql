@@ -1,6 +1,7 @@
 -- No unit has more than one effective submission.
 with effective as (
-    select * from lf.mart_submissions where status = 'effective'
+    select * from lf.mart_submissions
+    where status = 'effective'
 ),
 
 final as (

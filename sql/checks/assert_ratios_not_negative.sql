@@ -5,7 +5,8 @@ with rollup as (
 ),
 
 keys as (
-    select key from lf.figure_keys where agg = 'ratio'
+    select key from lf.figure_keys
+    where agg = 'ratio'
 ),
 
 final as (

@@ -4,7 +4,8 @@ with rollup as (
 ),
 
 keys as (
-    select key from lf.figure_keys where agg = 'sum'
+    select key from lf.figure_keys
+    where agg = 'sum'
 ),
 
 children as (

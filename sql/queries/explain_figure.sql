@@ -16,13 +16,13 @@ final as (
         facts.unit_code,
         facts.path,
         facts.sheet,
-        facts."row",
+        facts.row,
         facts.cell,
         facts.amount,
         facts.item
     from facts
     inner join scope on facts.unit_code = scope.unit_code
-    order by facts.unit_code, facts.path, facts.sheet, facts."row"
+    order by facts.unit_code, facts.path, facts.sheet, facts.row
 )
 
 select * from final

@@ -9,7 +9,7 @@ with recursive closure as (
         closure.ancestor,
         units.code as descendant
     from closure
-    inner join lf.units as units on units.parent_code = closure.descendant
+    inner join lf.units as units on closure.descendant = units.parent_code
 ),
 
 final as (

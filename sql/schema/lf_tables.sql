@@ -64,7 +64,7 @@ create table if not exists lf.run_issues (
     sha256 varchar,
     unit_code varchar,
     sheet varchar,
-    "row" integer,
+    row integer,
     "column" varchar,
     cell varchar,
     code varchar,

@@ -1,5 +1,6 @@
 with latest as (
-    select max(run_id) as run_id from lf.runs where status = 'completed'
+    select max(run_id) as run_id from lf.runs
+    where status = 'completed'
 ),
 
 issues as (
@@ -13,7 +14,7 @@ final as (
         path,
         unit_code,
         sheet,
-        "row",
+        row,
         "column",
         cell,
         code,
