@@ -118,7 +118,7 @@ def map_columns(
             if any(f == split_field for _, f in name_maps[1].get(tpl.header_key(text), [])):
                 split_col = c
                 break
-    candidates: list[tuple[int, int, int, str]] = []  # (priority, rank, col, "ti:field")
+    candidates: list[tuple[int, int, int, int, str]] = []  # (own name?, side, rank, col, "ti:field")
     ignored, extra = [], []
     for c, text in headers.items():
         key = tpl.header_key(text)
@@ -129,20 +129,20 @@ def map_columns(
         for ti, nm in enumerate(name_maps):
             if len(tables) == 2:
                 on_child_side = split_col is not None and c >= split_col
-                if ti == 1 and not on_child_side:
-                    continue
                 priority = 0 if (ti == 1) == on_child_side else 1
             else:
                 priority = 0
             for rank, fld in nm.get(key, []):
-                candidates.append((priority, rank, c, f"{ti}:{fld}"))
+                # a field's own name beats a synonym wherever it stands (columns come in any
+                # order); between synonyms, the side of the measure's content column decides
+                candidates.append((min(rank, 1), priority, rank, c, f"{ti}:{fld}"))
                 found = True
         if not found:
             extra.append(c)
     candidates.sort()
     fields: dict[str, int] = {}
     used: set[int] = set()
-    for _, _, c, fk in candidates:
+    for _, _, _, c, fk in candidates:
         if fk in fields or c in used:
             continue
         fields[fk] = c
