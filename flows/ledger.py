@@ -13,7 +13,7 @@ from prefect.futures import as_completed
 
 from ledgerflow.pipeline import replace_dir
 from ledgerflow.settings import Limits, Settings
-from tasks import emit, ingest
+from tasks import artifacts, emit, ingest
 from tasks import warehouse as wh
 from warehouse import publish as pub
 
@@ -40,7 +40,8 @@ def ledger_run(
 
     reg = ingest.read_registry(registry_p, template_path)
     as_of = as_of or _today(template_path)
-    with pub.run_lock(warehouse_p):
+    with pub.run_lock(warehouse_p):  # one writer per warehouse: a second run waits here (up to 600 s)
+        log.info("已获得仓库写锁：%s", warehouse_p)
         private = wh.prepare_private(warehouse_p)
         stage_root = warehouse_p.parent / f".ledgerflow-stage-{private.name.rsplit('-', 1)[-1]}"
         try:
@@ -75,6 +76,10 @@ def ledger_run(
         finally:
             pub.discard(private)
             shutil.rmtree(stage_root, ignore_errors=True)
+    # the warehouse is published by now: a report that cannot be posted must not fail the run
+    report = artifacts.publish_run_report(fr, as_of, reg.root, ctx.run_id, return_state=True)
+    if not report.is_completed():
+        log.warning("运行报告未能发布到 Prefect：%s", report.message)
     statuses = fr["submissions"]["status"].value_counts().to_dict()
     log.info("完成：%s；输出在 %s", statuses, out_p)
     return {"run_id": ctx.run_id, "files": len(files), "parsed": total, "statuses": statuses,
