@@ -86,13 +86,24 @@ def find_header(tpl: Template, table: Table, sheet: Sheet) -> int | None:
     return None
 
 
-def _is_two_row_header(sheet: Sheet, r: int) -> bool:
+def _is_two_row_header(sheet: Sheet, r: int, is_name=None) -> bool:
+    """A group cell merged across sub-headers, or header cells merged down over the sub-header row.
+
+    A header cell merged across two columns (a wide column) with data right below it is not a group:
+    the row below must name a column under the merged cell (``is_name``) for it to be one."""
     for r0, c0, r1, c1 in sheet.merged:
-        if r0 == r and r1 == r and c1 > c0:
-            return True  # a group cell merged across sub-headers
         if r0 == r and r1 == r + 1:
-            return True  # header cells merged down over the sub-header row
+            return True
+        if r0 == r and r1 == r and c1 > c0:
+            below = [sheet.value(r + 1, c) for c in range(c0, c1 + 1)]
+            if is_name is None or any(isinstance(v, str) and is_name(v) for v in below):
+                return True
     return False
+
+
+def _merged_from_left(sheet: Sheet, r: int, c: int) -> bool:
+    """True where (r, c) lies in a merged range that begins in a column left of c."""
+    return any(r0 <= r <= r1 and c0 < c <= c1 for r0, c0, r1, c1 in sheet.merged)
 
 
 def map_columns(
@@ -101,17 +112,24 @@ def map_columns(
     """Map header cells to fields. ``tables`` is one table, or (parent, child) for a combined sheet:
     columns left of the child's ``split_field`` column belong to the parent; at or right of it, a
     column names a child field first."""
-    two = header_row + 1 < len(sheet.rows) and _is_two_row_header(sheet, header_row)
+    name_maps = [_header_names(tpl, t) for t in tables]
+
+    def is_name(text: str) -> bool:
+        return any(tpl.header_key(text) in nm for nm in name_maps)
+
+    two = header_row + 1 < len(sheet.rows) and _is_two_row_header(sheet, header_row, is_name)
     last = header_row + 1 if two else header_row
     width = sheet.width
     headers: dict[int, str] = {}
     for c in range(width):
         top = _cell_text(sheet.value(header_row, c))
         sub = _cell_text(sheet.value(last, c)) if two else ""
-        text = sub if (two and sub.strip() and sub != top) else top
+        from_sub = two and sub.strip() and sub != top
+        text = sub if from_sub else top
+        if _merged_from_left(sheet, last if from_sub else header_row, c):
+            continue  # the same merged header cell as the column to its left: not a column of its own
         if text.strip():
             headers[c] = text
-    name_maps = [_header_names(tpl, t) for t in tables]
     split_col = None
     if split_field and len(tables) == 2:
         for c, text in headers.items():
@@ -168,7 +186,7 @@ def stop_row(tpl: Template, row: list) -> bool:
         if is_empty(v):
             continue
         text = squash(v) if isinstance(v, str) else ""
-        return bool(text) and text.startswith(tpl.stop_prefixes)
+        return bool(text) and tpl.stop_pattern.match(text) is not None
     return False
 
 

@@ -22,7 +22,7 @@ _SPACE = re.compile(r"\s+")
 _STRIP_CHARS = " \t\r\n\u3000\u00a0\ufeff"
 
 _YMD = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
-_YMD_CN = re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})[日号]?$")
+_YMD_CN = re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})[日号]?(?:\d{1,2}[:：时点]\d{0,2}(?:[:：分]\d{0,2}秒?)?分?)?$")
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _MD_CN = re.compile(r"^(\d{1,2})月(\d{1,2})[日号]?$")
 _MD_DOT = re.compile(r"^(\d{1,2})[./](\d{1,2})$")
@@ -33,7 +33,8 @@ _YEAR_END = re.compile(r"^(?:(\d{4})年)?(?:年底|年末|底)$")
 _BEFORE = re.compile(r"(?:之前|以前|前)$")
 _INT_UNIT = re.compile(r"(?:人次|人|名|个|次|期|条|项|份|位)$")
 _CN_NUM = re.compile(r"^[零〇一二两三四五六七八九十百千万]+$")
-_INT_TEXT = re.compile(r"^\d+(?:\.0+)?$")
+_INT_TEXT = re.compile(r"^\d{1,19}(?:\.0+)?$")
+INT_MAX = 2**63 - 1  # the warehouse stores integers as BIGINT: anything larger is not a count
 
 
 def is_empty(value: Any) -> bool:
@@ -198,22 +199,30 @@ def to_int(value: Any) -> Result:
     if isinstance(value, bool):
         return None, "not an integer"
     if isinstance(value, int):
-        return (value, None) if value >= 0 else (None, "negative")
+        return _in_range(value)
     if isinstance(value, float):
         if not math.isfinite(value) or not value.is_integer():
             return None, "not a whole number"
-        return (int(value), None) if value >= 0 else (None, "negative")
+        return _in_range(int(value))
     if isinstance(value, str):
         s = _SPACE.sub("", nfkc(value))
         s = _INT_UNIT.sub("", s)
         if _INT_TEXT.match(s):
-            return int(s.split(".")[0]), None
-        if _CN_NUM.match(s):
+            return _in_range(int(s.split(".")[0]))
+        if _CN_NUM.match(s) and len(s) <= 40:
             n = _cn_int(s)
             if n is not None:
-                return n, None
+                return _in_range(n)
         return None, "not an integer"
     return None, "not an integer"
+
+
+def _in_range(n: int) -> Result:
+    if n < 0:
+        return None, "negative"
+    if n > INT_MAX:
+        return None, "too large"
+    return n, None
 
 
 def to_vocab(value: Any, vocab: Vocabulary) -> Result:

@@ -365,7 +365,10 @@ def _cell_of(rec: dict, fld: str) -> tuple[str, str]:
     return cell_ref(rec["row"] - 1, c), cmap.headers.get(c, "")
 
 
-def cross_checks(ctx: _Ctx, tables: dict[str, list[dict]], as_of: date | None) -> None:
+def cross_checks(ctx: _Ctx, tables: dict[str, list[dict]], as_of: date | None,
+                 failed: frozenset[str] = frozenset()) -> None:
+    """Rules across rows and tables. ``failed`` tables could not be read (E_COLUMNS): checks that
+    need them are skipped, every other check still runs, so a clerk hears of everything at once."""
     tpl = ctx.tpl
     for tname, fld in (("research", "topic_id"), ("problems", "problem_id"), ("measures", "measure_id")):
         first: dict[str, int] = {}
@@ -386,12 +389,12 @@ def cross_checks(ctx: _Ctx, tables: dict[str, list[dict]], as_of: date | None) -
         if pid is None:
             continue
         with_measure.add(pid)
-        if pid not in problem_ids:
+        if pid not in problem_ids and "problems" not in failed:
             ref, header = _cell_of(m, "problem_id")
             ctx.add("E_UNKNOWN_PROBLEM", sheet=m["sheet"], row=m["row"], column=header, cell=ref, value=pid)
     for p in tables.get("problems", []):
         pid = p.get("problem_id")
-        if pid and pid not in with_measure:
+        if pid and pid not in with_measure and "measures" not in failed:
             ref, header = _cell_of(p, "problem_id")
             ctx.add("W_NO_MEASURE", sheet=p["sheet"], row=p["row"], column=header, cell=ref, value=pid)
         if p.get("status") == "closed" and p.get("closed_date") is None:
@@ -457,11 +460,11 @@ def parse_book(book: Book, tpl: Template, ingest_day: date) -> Parsed:
             continue
         assigned[role] = sheet
     tables: dict[str, list[dict]] = {name: [] for name in tpl.tables}
-    read_ok = True
+    failed: set[str] = set()
     for name, sheet in assigned.items():
         recs = read_table(ctx, tpl.tables[name], sheet)
         if recs is None:
-            read_ok = False
+            failed.add(name)
             continue
         tables[name] = recs
     for i, sheet in enumerate(combined):
@@ -470,12 +473,11 @@ def parse_book(book: Book, tpl: Template, ingest_day: date) -> Parsed:
             continue
         got = read_combined(ctx, sheet)
         if got is None:
-            read_ok = False
+            failed.update((tpl.combined_parent, tpl.combined_child))
             continue
         tables[tpl.combined_parent], tables[tpl.combined_child] = got
     check_as_of(ctx, info)
-    if read_ok:
-        cross_checks(ctx, tables, (info or {}).get("as_of"))
+    cross_checks(ctx, tables, (info or {}).get("as_of"), frozenset(failed))
     rows_read = 0
     for recs in tables.values():
         rows_read += len(recs)

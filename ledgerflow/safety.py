@@ -10,6 +10,7 @@ While the sheet XML is in hand it also finds formula cells without a computed va
 from __future__ import annotations
 
 import re
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,14 +23,26 @@ ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _CHUNK = 1 << 20
 
-_CELL_REF = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,4})(\d{1,8})"')
-_ROW_REF = re.compile(rb'<row\b[^>]*?\br="(\d{1,8})"')
+# Cell positions come from r="..." attributes of <row> and <c> (any namespace prefix). calamine
+# also accepts them single-quoted, with blanks around "=", in lower case and with leading zeros,
+# so the checks do too: a fast literal pattern for what Excel/WPS write, the general one only where
+# the part holds one of the unusual spellings.
+_REF_FAST = re.compile(rb' r="([A-Za-z]*)(\d+)"')
+_REF_ANY = re.compile(rb"\sr\s*=\s*[\"']\s*([A-Za-z]*)(\d+)")
+_REF_ODD = re.compile(rb"r(?:[ \t\r\n]+=|=[ \t\r\n']|=\"[ \t\r\n])")
+_REF_ODD_WS = (b"\nr=", b"\tr=", b"\rr=")
+_MERGE = re.compile(rb"mergeCell\b[^>]*?\sref\s*=\s*[\"']\s*([A-Za-z]+)(\d+)(?::([A-Za-z]+)(\d+))?", re.S)
 _CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
 _R_ATTR = re.compile(rb'\br="([A-Z]{1,4}\d{1,8})"')
 _HAS_V = re.compile(rb"<v>\s*[^<\s][^<]*</v>", re.S)
 _INLINE_T = re.compile(rb"<t[^>]*>[^<]+</t>", re.S)
-_COUNT = re.compile(rb'\b(?:uniqueCount|count)="(\d+)"')
-_DTD = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
+_COUNT = re.compile(rb"\b(?:uniqueCount|count)\s*=\s*[\"']\s*(\d+)")
+_DTD = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.I)
+
+_SST_TAG = re.compile(rb"sst\b[^>]*>", re.S)
+
+MAX_ROWS, MAX_COLS = 1_048_576, 16_384
+MAX_MERGES = 100_000
 
 NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -47,10 +60,78 @@ class PreCheck:
 
 
 def _col_number(letters: bytes) -> int:
+    if len(letters) > 3:
+        return MAX_COLS + 1
     n = 0
-    for ch in letters:
+    for ch in letters.upper():
         n = n * 26 + (ch - 64)
     return n
+
+
+def _xml_text(data: bytes) -> bytes:
+    """The part as UTF-8-ish bytes for the pattern checks: UTF-16 parts (allowed by OPC, and read by
+    calamine) are decoded first, so a DOCTYPE cannot hide behind NUL bytes."""
+    head = data[:4]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) >= 2 and (head[0] == 0 or head[1] == 0)):
+        enc = "utf-16-be" if head.startswith(b"\xfe\xff") or head[0] == 0 else "utf-16-le"
+        return data.decode(enc, errors="replace").encode("utf-8")
+    return data
+
+
+def _looks_xml(data: bytes) -> bool:
+    head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    return head.startswith(b"<") or data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[:1] == b"\x00"
+
+
+def _long_text(data: bytes, limit: int) -> bool:
+    """True where some run between two "<" is longer than ``limit`` bytes (one cell's value; Excel
+    itself stops at 32 767 characters). Any such run covers a multiple of ``limit // 2``, so only
+    the runs through those points are measured: linear, and nothing is copied."""
+    half = max(1, limit // 2)
+    for point in range(half, len(data), half):
+        lo = max(0, point - limit - 1)
+        left = data.rfind(b"<", lo, point + 1)
+        if left < 0 and lo > 0:
+            return True
+        start = left + 1 if left >= 0 else 0
+        hi = min(len(data), start + limit + 1)
+        right = data.find(b"<", point, hi)
+        if (right if right >= 0 else hi) - start > limit:
+            return True
+    return False
+
+
+def _check_sheet(name: str, data: bytes, limits: Limits) -> None:
+    """Extent, cell count and merged ranges of one worksheet part, as calamine would see them."""
+    odd = _REF_ODD.search(data) is not None or any(tok in data for tok in _REF_ODD_WS)
+    refs = (_REF_ANY if odd else _REF_FAST).findall(data)
+    max_row = max(map(int, {r for _, r in refs}), default=0)
+    max_col = max(map(_col_number, {c for c, _ in refs if c}), default=0)
+    del refs
+    # rows and cells without r= are placed one after the other: count the tags too
+    # (over-counted a little: <rowBreaks>, <col>, <cfRule>, ... are few)
+    rows = data.count(b"<row") + data.count(b":row")
+    cells = data.count(b"<c") + data.count(b":c")
+    max_row = max(max_row, rows)
+    if max_row > MAX_ROWS or max_col > MAX_COLS:
+        raise Unreadable("单元格位置超出Excel范围")
+    if cells > limits.max_cells or max_row * max(max_col, 1) > limits.max_cells:
+        raise Unreadable(f"工作表范围过大（{max_row}行×{max_col}列）")
+    if b"mergeCell" not in data:
+        return
+    merges = _MERGE.findall(data)
+    if len(merges) > MAX_MERGES:
+        raise Unreadable(f"合并单元格数量异常（{len(merges)}个）")
+    area = 0
+    for c0, r0, c1, r1 in merges:
+        c1, r1 = (c1 or c0), (r1 or r0)
+        cols = (_col_number(c0), _col_number(c1))
+        rws = (int(r0), int(r1))
+        if max(cols) > MAX_COLS or max(rws) > MAX_ROWS:
+            raise Unreadable("合并单元格超出Excel范围")
+        area += (abs(rws[1] - rws[0]) + 1) * (abs(cols[1] - cols[0]) + 1)
+        if max(rws) * max(cols) > limits.max_cells or area > limits.max_cells:
+            raise Unreadable("合并单元格范围过大")
 
 
 def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> bytes:
@@ -133,7 +214,7 @@ def check_zip(path: Path, limits: Limits) -> PreCheck:
         budget = limits.max_uncompressed_bytes
         formulas: dict[str, list[str]] = {}
         for i in infos:
-            if not i.filename.endswith((".xml", ".rels", ".vml")):
+            if i.is_dir():
                 continue
             try:
                 data = _read_capped(zf, i, budget)
@@ -144,36 +225,173 @@ def check_zip(path: Path, limits: Limits) -> PreCheck:
             except NotImplementedError as exc:
                 raise Unreadable("不支持的压缩方式") from exc
             budget -= len(data)
-            head = data[:4096]
-            if any(marker in head for marker in _DTD) or b"<!ENTITY" in data or b"<!DOCTYPE" in data:
+            lname = i.filename.lower()
+            is_sheet = i.filename in sheet_names or lname.startswith("xl/worksheets/")
+            if not (is_sheet or lname.endswith((".xml", ".rels", ".vml")) or _looks_xml(data)):
+                continue  # images, vbaProject.bin, printer settings: calamine does not read them
+            text = _xml_text(data)
+            del data
+            if _DTD.search(text):
                 raise Unreadable(f"XML部件{i.filename}含有DOCTYPE/实体声明，出于安全原因拒绝读取")
-            if i.filename == "xl/sharedStrings.xml":
-                m = _COUNT.search(head)
-                if m and int(m.group(1)) > limits.max_cells:
-                    raise Unreadable("共享字符串数量异常")
-            elif i.filename.startswith("xl/worksheets/") and i.filename.endswith(".xml"):
-                max_row = max((int(x) for x in _ROW_REF.findall(data)), default=0)
-                max_col = 0
-                for letters, row in _CELL_REF.findall(data):
-                    max_col = max(max_col, _col_number(letters))
-                    max_row = max(max_row, int(row))
-                if max_row > 1_048_576 or max_col > 16_384:
-                    raise Unreadable("单元格位置超出Excel范围")
-                if max_row * max(max_col, 1) > limits.max_cells:
-                    raise Unreadable(f"工作表范围过大（{max_row}行×{max_col}列）")
-                cells = _formula_cells(data)
+            if _long_text(text, limits.max_string_bytes):
+                raise Unreadable(f"XML部件{i.filename}中有超长文本（超过{limits.max_string_bytes // 1024} KB）")
+            sst = _SST_TAG.search(text[:4096])
+            if sst and any(int(n) > limits.max_cells for n in _COUNT.findall(sst.group(0))):
+                raise Unreadable("共享字符串数量异常")
+            if is_sheet or b"sheetData" in text[:65536]:
+                _check_sheet(i.filename, text, limits)
+                cells = _formula_cells(text)
                 if cells:
                     formulas[sheet_names.get(i.filename, i.filename)] = cells
     return PreCheck(kind="xlsx", formula_cells=formulas)
 
 
-def check_ole(path: Path, ext: str) -> PreCheck:
-    with open(path, "rb") as fh:
-        data = fh.read(1 << 16)
-    if "EncryptedPackage".encode("utf-16-le") in data or "EncryptionInfo".encode("utf-16-le") in data:
+_FREE, _END = 0xFFFFFFFF, 0xFFFFFFFE
+
+
+class _Cfb:
+    """Just enough of the compound file format (MS-CFB) to list the streams and read one of them,
+    with every chain bounded (a loop or an out-of-range sector is an error, never a hang)."""
+
+    def __init__(self, data: bytes):
+        if len(data) < 512:
+            raise Unreadable("文件已损坏（复合文档头不完整）")
+        shift, mini_shift = struct.unpack_from("<HH", data, 30)
+        if shift not in (9, 12) or mini_shift != 6:
+            raise Unreadable("文件已损坏（复合文档头无效）")
+        self.data = data
+        self.ssz = 1 << shift
+        n_fat, self.dir_start = struct.unpack_from("<II", data, 44)
+        self.mini_cutoff, self.minifat_start, n_minifat, difat_start, n_difat = struct.unpack_from("<IIIII", data, 56)
+        self.n_sectors = max(0, (len(data) - self.ssz) // self.ssz + 1)
+        difat = list(struct.unpack_from("<109I", data, 76))
+        sec, seen = difat_start, 0
+        while sec not in (_END, _FREE) and seen < n_difat:
+            block = self._sector(sec)
+            vals = struct.unpack_from(f"<{self.ssz // 4}I", block)
+            difat.extend(vals[:-1])
+            sec, seen = vals[-1], seen + 1
+        fat_secs = [x for x in difat[:n_fat] if x not in (_END, _FREE)]
+        if len(fat_secs) > self.n_sectors:
+            raise Unreadable("文件已损坏（复合文档分配表无效）")
+        self.fat = [v for x in fat_secs for v in struct.unpack_from(f"<{self.ssz // 4}I", self._sector(x))]
+        dir_bytes = self._chain(self.dir_start, self.fat, self._sector)
+        self.entries = []
+        for off in range(0, len(dir_bytes) - 127, 128):
+            nlen = struct.unpack_from("<H", dir_bytes, off + 64)[0]
+            typ = dir_bytes[off + 66]
+            start, size = struct.unpack_from("<IQ", dir_bytes, off + 116)
+            if shift == 9:
+                size &= 0xFFFFFFFF
+            name = dir_bytes[off:off + min(nlen, 64)].decode("utf-16-le", errors="replace").rstrip("\x00")
+            self.entries.append((name, typ, start, size))
+
+    def _sector(self, i: int) -> bytes:
+        if i >= self.n_sectors:
+            raise Unreadable("文件已损坏（扇区越界，文件可能未完整上传）")
+        off = (i + 1) * self.ssz
+        return self.data[off:off + self.ssz]
+
+    def _chain(self, start: int, fat: list[int], read) -> bytes:
+        out, sec, n = [], start, 0
+        while sec not in (_END, _FREE):
+            if sec >= len(fat) or n > len(fat):
+                raise Unreadable("文件已损坏（复合文档扇区链无效）")
+            out.append(read(sec))
+            sec, n = fat[sec], n + 1
+        return b"".join(out)
+
+    def names(self) -> set[str]:
+        return {e[0] for e in self.entries if e[1] in (1, 2)}
+
+    def stream(self, name: str) -> bytes | None:
+        for ename, typ, start, size in self.entries:
+            if typ == 2 and ename.lower() == name.lower():
+                if size >= self.mini_cutoff:
+                    return self._chain(start, self.fat, self._sector)[:size]
+                root = self.entries[0]
+                ministream = self._chain(root[2], self.fat, self._sector)
+                minifat_b = self._chain(self.minifat_start, self.fat, self._sector)
+                minifat = list(struct.unpack_from(f"<{len(minifat_b) // 4}I", minifat_b))
+
+                def mini(i: int, ministream: bytes = ministream) -> bytes:
+                    return ministream[i * 64:(i + 1) * 64]
+
+                return self._chain(start, minifat, mini)[:size]
+        return None
+
+
+# BIFF8 records that hold one cell (row, col first), and the two that hold a run of cells.
+_BIFF_CELLS = {0x0006, 0x0201, 0x0203, 0x0204, 0x0205, 0x027E, 0x00FD, 0x00D6, 0x0406}
+_BIFF_MULTI = {0x00BD, 0x00BE}
+_BIFF_BOF, _BIFF_FILEPASS, _BIFF_MERGED, _BIFF_SST = 0x0809, 0x002F, 0x00E5, 0x00FC
+
+
+def _check_biff(stream: bytes, limits: Limits) -> None:
+    """Extent and cell count of every sheet of a BIFF workbook stream, as calamine will size it."""
+    pos, end = 0, len(stream)
+    max_row = max_col = cells = merged = 0
+    unpack = struct.unpack_from
+
+    def sheet_done() -> None:
+        if cells > limits.max_cells or (max_row + 1) * (max_col + 1) > limits.max_cells and cells:
+            raise Unreadable(f"工作表范围过大（{max_row + 1}行×{max_col + 1}列）")
+
+    while pos + 4 <= end:
+        typ, ln = unpack("<HH", stream, pos)
+        body = pos + 4
+        pos = body + ln
+        if typ in _BIFF_CELLS and ln >= 4:
+            r, c = unpack("<HH", stream, body)
+            cells += 1
+            if r > max_row:
+                max_row = r
+            if c > max_col:
+                max_col = c
+        elif typ in _BIFF_MULTI and ln >= 6:
+            r, c0 = unpack("<HH", stream, body)
+            c1 = unpack("<H", stream, body + ln - 2)[0]
+            cells += max(0, c1 - c0 + 1)
+            max_row, max_col = max(max_row, r), max(max_col, c1)
+        elif typ == _BIFF_BOF:
+            sheet_done()
+            max_row = max_col = cells = 0
+        elif typ == _BIFF_FILEPASS:
+            raise Unreadable("文件已加密")
+        elif typ == _BIFF_SST and ln >= 8:
+            total, unique = unpack("<II", stream, body)
+            if unique > limits.max_cells or total > 16 * limits.max_cells:
+                raise Unreadable("共享字符串数量异常")
+        elif typ == _BIFF_MERGED and ln >= 2:
+            n = unpack("<H", stream, body)[0]
+            for k in range(min(n, (ln - 2) // 8)):
+                r0, r1, c0, c1 = unpack("<HHHH", stream, body + 2 + 8 * k)
+                merged += (abs(r1 - r0) + 1) * (abs(c1 - c0) + 1)
+                if merged > limits.max_cells:
+                    raise Unreadable("合并单元格范围过大")
+    sheet_done()
+
+
+def check_ole(path: Path, ext: str, limits: Limits | None = None) -> PreCheck:
+    limits = limits or Limits()
+    data = Path(path).read_bytes()
+    try:
+        cfb = _Cfb(data)
+        names = cfb.names()
+    except (struct.error, IndexError) as exc:
+        raise Unreadable("文件已损坏（复合文档结构无效）") from exc
+    if {"EncryptedPackage", "EncryptionInfo"} & names:
         raise Unreadable("文件已加密")
     if ext != ".xls":
         raise Unreadable("文件内容是旧版.xls格式，与扩展名不符")
+    try:
+        stream = cfb.stream("Workbook") or cfb.stream("Book")
+    except (struct.error, IndexError) as exc:
+        raise Unreadable("文件已损坏（复合文档结构无效）") from exc
+    if stream is None:
+        raise Unreadable("不是Excel工作簿（复合文档中没有Workbook流）")
+    del data
+    _check_biff(stream, limits)
     return PreCheck(kind="xls")
 
 
@@ -188,7 +406,7 @@ def precheck(path: Path, limits: Limits) -> PreCheck:
     with open(path, "rb") as fh:
         head = fh.read(8)
     if head.startswith(OLE_MAGIC):
-        return check_ole(path, ext)
+        return check_ole(path, ext, limits)
     if head.startswith(ZIP_MAGIC):
         if ext == ".xls":
             raise Unreadable("文件内容是.xlsx格式，与扩展名.xls不符")

@@ -99,7 +99,10 @@ class Worker:
                 return None, f"读取超时（超过{int(self.limits.parse_timeout_s)}秒）"
             return self.conn.recv(), ""
         except (EOFError, OSError, BrokenPipeError):
-            code = self.proc.exitcode if self.proc is not None else None
+            code = None
+            if self.proc is not None:
+                self.proc.join(timeout=5)  # reap it, so that the signal that ended it is known
+                code = self.proc.exitcode
             self.kill()
             return None, f"读取进程异常退出（{_signal_name(code)}），文件可能已损坏或被恶意构造"
 

@@ -90,7 +90,7 @@ class Template:
     info_labels: tuple[Column, ...]
     header_search_rows: int
     min_header_matches: int
-    stop_prefixes: tuple[str, ...]
+    stop_pattern: re.Pattern[str]
     header_marks: tuple[str, ...]
     ignored_columns: frozenset[str]
     tables: dict[str, Table]
@@ -198,7 +198,7 @@ def parse_template(path: Path) -> Template:
         info_labels=_columns(raw["info"]["labels"]),
         header_search_rows=int(layout["header_search_rows"]),
         min_header_matches=int(layout["min_header_matches"]),
-        stop_prefixes=tuple(nfkc(p) for p in layout["stop_prefixes"]),
+        stop_pattern=re.compile(nfkc(layout["stop_pattern"])),
         header_marks=tuple(layout["header_marks"]),
         ignored_columns=frozenset(layout["ignored_columns"]),
         tables=tables,

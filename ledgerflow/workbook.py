@@ -9,6 +9,9 @@ from typing import Any
 from ledgerflow.safety import PreCheck, Unreadable, precheck
 from ledgerflow.settings import Limits
 
+# Exceptions that are not about the file and must not be turned into "unreadable".
+_NOT_OURS = (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)
+
 
 @dataclass
 class Sheet:
@@ -38,11 +41,14 @@ class Book:
     sheets: list[Sheet]
 
 
-def _fill_merged(rows: list[list[Any]], merged: list[tuple[int, int, int, int]]) -> None:
+def _fill_merged(rows: list[list[Any]], merged: list[tuple[int, int, int, int]], max_cells: int = 2_000_000) -> None:
     if not merged:
         return
     max_r = max(m[2] for m in merged)
     max_c = max(m[3] for m in merged)
+    area = sum((abs(r1 - r0) + 1) * (abs(c1 - c0) + 1) for r0, c0, r1, c1 in merged)
+    if (max_r + 1) * (max_c + 1) > max_cells or area > max_cells:
+        raise Unreadable("合并单元格范围过大")
     width = max(max((len(r) for r in rows), default=0), max_c + 1)
     while len(rows) <= max_r:
         rows.append([""] * width)
@@ -56,14 +62,27 @@ def _fill_merged(rows: list[list[Any]], merged: list[tuple[int, int, int, int]])
                 row[c] = top
 
 
+def _open(cls, path: Path):
+    """calamine takes a path as UTF-8: a name that is not (a GBK name from a Windows zip, held as
+    surrogate escapes) is read through a file object instead."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        with open(path, "rb") as fh:
+            return cls.from_filelike(fh)
+    return cls.from_path(str(path))
+
+
 def read_book(path: Path, limits: Limits, pre: PreCheck | None = None) -> Book:
     """Open a workbook safely. Hidden sheets are listed (visible=False) but not loaded."""
     from python_calamine import CalamineWorkbook
 
     pre = pre or precheck(path, limits)
     try:
-        wb = CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # CalamineError, PasswordError, XmlError, ZipError, ...
+        wb = _open(CalamineWorkbook, path)
+    except _NOT_OURS:
+        raise
+    except BaseException as exc:  # CalamineError, PasswordError, XmlError, ZipError, pyo3 PanicException
         name = type(exc).__name__
         reason = "文件已加密" if "Password" in name or "password" in str(exc).lower() else "格式损坏"
         raise Unreadable(f"{reason}（{name}）") from exc
@@ -81,7 +100,7 @@ def read_book(path: Path, limits: Limits, pre: PreCheck | None = None) -> Book:
                 raise Unreadable(f"工作表“{meta.name}”范围过大")
             rows = sh.to_python(skip_empty_area=False)
             merged = [(a[0], a[1], b[0], b[1]) for a, b in (sh.merged_cell_ranges or [])]
-            _fill_merged(rows, merged)
+            _fill_merged(rows, merged, limits.max_cells)
             sheets.append(
                 Sheet(
                     name=meta.name,
@@ -91,9 +110,9 @@ def read_book(path: Path, limits: Limits, pre: PreCheck | None = None) -> Book:
                     formula_cells=frozenset(pre.formula_cells.get(meta.name, ())),
                 )
             )
-    except Unreadable:
+    except (Unreadable, *_NOT_OURS):
         raise
-    except Exception as exc:
+    except BaseException as exc:  # a Rust panic surfaces as pyo3's PanicException (a BaseException)
         raise Unreadable(f"格式损坏（{type(exc).__name__}）") from exc
     finally:
         wb.close()
