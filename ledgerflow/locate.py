@@ -40,7 +40,20 @@ def _name_hits(tpl: Template, sheet_key: str) -> dict[str, int]:
     return hits
 
 
+_ROLES: dict[tuple[int, str], str | None] = {}
+
+
 def role_by_name(tpl: Template, name: str) -> str | None:
+    """The sheet's role by its name (cached: a county's workbooks reuse a few dozen names)."""
+    k = (id(tpl), name)
+    if k not in _ROLES:
+        if len(_ROLES) > 50_000:
+            _ROLES.clear()
+        _ROLES[k] = _role_by_name(tpl, name)
+    return _ROLES[k]
+
+
+def _role_by_name(tpl: Template, name: str) -> str | None:
     key = squash(name)
     if any(squash(n) in key for n in tpl.info_sheet_names):
         return INFO
@@ -183,7 +196,7 @@ def map_columns(
 
 def stop_row(tpl: Template, row: list) -> bool:
     for v in row:
-        if is_empty(v):
+        if v == "" or is_empty(v):
             continue
         text = squash(v) if isinstance(v, str) else ""
         return bool(text) and tpl.stop_pattern.match(text) is not None
@@ -191,7 +204,11 @@ def stop_row(tpl: Template, row: list) -> bool:
 
 
 def sheet_is_empty(sheet: Sheet) -> bool:
-    return all(is_empty(v) for row in sheet.rows for v in row)
+    for row in sheet.rows:
+        for v in row:
+            if v != "" and not is_empty(v):
+                return False
+    return True
 
 
 def best_table_by_header(tpl: Template, sheet: Sheet) -> tuple[str, int] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -38,10 +39,10 @@ INT_MAX = 2**63 - 1  # the warehouse stores integers as BIGINT: anything larger 
 
 
 def is_empty(value: Any) -> bool:
-    if value is None:
+    if value is None or value == "":
         return True
     if isinstance(value, str):
-        return value.strip(_STRIP_CHARS) == "" or _SPACE.sub("", value) == ""
+        return value.isspace() or _SPACE.sub("", value) == ""
     if isinstance(value, float) and math.isnan(value):
         return True
     return False
@@ -58,8 +59,10 @@ def to_text(value: Any) -> Result:
     if is_empty(value):
         return None, None
     if isinstance(value, str):
-        text = nfkc(value).strip(_STRIP_CHARS)
-        text = "\n".join(line.strip(_STRIP_CHARS) for line in text.replace("\r\n", "\n").split("\n"))
+        text = value if unicodedata.is_normalized("NFKC", value) else nfkc(value)
+        text = text.strip(_STRIP_CHARS)
+        if "\n" in text or "\r" in text:
+            text = "\n".join(line.strip(_STRIP_CHARS) for line in text.replace("\r\n", "\n").split("\n"))
         return text, None
     if isinstance(value, bool):
         return ("是" if value else "否"), None

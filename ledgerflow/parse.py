@@ -79,14 +79,19 @@ class _Ctx:
 # 填报信息
 
 
+_LABELS: dict[int, dict[str, Column]] = {}
+
+
 def _label_of(tpl: Template, value: Any) -> Column | None:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not value:
         return None
-    key = tpl.header_key(value)
-    for col in tpl.info_labels:
-        if key in {tpl.header_key(n) for n in col.names}:
-            return col
-    return None
+    labels = _LABELS.get(id(tpl))
+    if labels is None:
+        labels = _LABELS[id(tpl)] = {}
+        for col in reversed(tpl.info_labels):
+            for n in col.names:
+                labels[tpl.header_key(n)] = col
+    return labels.get(tpl.header_key(value))
 
 
 def read_info(ctx: _Ctx, sheet: Sheet) -> dict[str, Any]:
@@ -213,9 +218,12 @@ def _row_values(sheet: Sheet, r: int) -> list:
 
 
 def _is_data(cmap: ColumnMap, row: list, cols: list[int]) -> bool:
+    n = len(row)
     for c in cols:
-        if c < len(row) and not nz.is_empty(row[c]):
-            return True
+        if c < n:
+            v = row[c]
+            if v != "" and not nz.is_empty(v):
+                return True
     return False
 
 
@@ -246,9 +254,10 @@ def _record(ctx: _Ctx, table: Table, sheet: Sheet, cmap: ColumnMap, fields: dict
             value = None
         else:
             value = row[c] if c < len(row) else ""
-            ref = cell_ref(r, c)
-            if ref in sheet.formula_cells:
-                ctx.add("W_FORMULA", sheet=sheet.name, row=r + 1, column=cmap.headers.get(c, ""), cell=ref)
+            if sheet.formula_cells and value == "":
+                ref = cell_ref(r, c)
+                if ref in sheet.formula_cells:
+                    ctx.add("W_FORMULA", sheet=sheet.name, row=r + 1, column=cmap.headers.get(c, ""), cell=ref)
             value = _convert(ctx, col, value, sheet, r, c, cmap.headers.get(c, col.label))
         if value is _INVALID:
             value = None
