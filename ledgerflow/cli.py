@@ -91,11 +91,46 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     flow = ledger_run
     if args.task_runner == "dask":
+        import dask
         from prefect_dask import DaskTaskRunner
 
-        runner = (DaskTaskRunner(address=args.dask_address) if args.dask_address else
-                  DaskTaskRunner(cluster_kwargs={"n_workers": args.workers, "threads_per_worker": 1,
-                                                 "processes": True}))
+        # parse_batch starts a (spawned) child process per batch to contain calamine crashes, and
+        # multiprocessing refuses children in daemonic processes: the local cluster's worker
+        # processes must not be daemons. A remote cluster's workers need the same setting
+        # (DASK_DISTRIBUTED__WORKER__DAEMON=False in the environment of `dask worker`); checked below.
+        dask.config.set({"distributed.worker.daemon": False})
+        if args.dask_address:
+            import multiprocessing
+
+            from distributed import Client
+
+            try:
+                with Client(args.dask_address, timeout=30) as client:
+                    daemonic = client.run(lambda: bool(multiprocessing.current_process().daemon))
+            except OSError as exc:
+                print(f"ledgerflow: 无法连接 Dask 集群 {args.dask_address}：{exc}", file=sys.stderr)
+                return EXIT_USAGE
+            if not daemonic or any(daemonic.values()):
+                print(f"ledgerflow: Dask 集群 {args.dask_address} 没有可用的工作进程（工作进程不能是守护进程："
+                      "请以 DASK_DISTRIBUTED__WORKER__DAEMON=False 启动 dask worker）", file=sys.stderr)
+                return EXIT_USAGE
+            runner = DaskTaskRunner(address=args.dask_address)
+        else:
+            runner = DaskTaskRunner(cluster_kwargs={"n_workers": args.workers, "threads_per_worker": 1,
+                                                    "processes": True, "dashboard_address": None})
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        if not PREFECT_API_URL.value():
+            # Without a server, every Dask worker would start a temporary Prefect server of its own
+            # (~6 s each, and the flow's server would never see the parse task runs). Start the one
+            # temporary server here and name it to the flow and to the workers (settings context and
+            # environment); it stops when this process exits. A remote cluster needs a real server.
+            from prefect.server.api.server import SubprocessASGIServer
+
+            server = SubprocessASGIServer()
+            server.start()
+            os.environ["PREFECT_API_URL"] = server.api_url
+            temporary_settings({PREFECT_API_URL: server.api_url}).__enter__()  # for the rest of the process
         flow = ledger_run.with_options(task_runner=runner)
     try:
         result = flow(

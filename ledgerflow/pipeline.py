@@ -337,8 +337,7 @@ def write_data_outputs(fr: dict[str, pd.DataFrame], out: Path, as_of: date, root
     r["total"] = [_num(v) for v in r["total"]]
     write_csv(r, out / "rollup.csv")
     s = fr["submissions"][SUBMISSION_COLUMNS].copy()
-    s["as_of"] = [v.isoformat() if isinstance(v, (date, datetime)) else ("" if pd.isna(v) else str(v)[:10])
-                  for v in s["as_of"]]
+    s["as_of"] = ["" if v is None or pd.isna(v) else pd.Timestamp(v).date().isoformat() for v in s["as_of"]]
     write_csv(s, out / "submissions.csv")
     i = fr["issues"][ISSUE_COLUMNS].copy()
     i["row"] = [None if pd.isna(v) else int(v) for v in i["row"]]

@@ -57,12 +57,29 @@ def run_lock(warehouse: Path, wait_s: float = 600.0):
             fh.close()
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _sweep(warehouse: Path) -> None:
+    """Remove what killed runs left behind. Called under the run lock, so no live run of this
+    warehouse owns a ``.building-*`` file; a staging folder beside it (``.ledgerflow-stage-<pid>``,
+    which may belong to another warehouse's run in the same folder) only once its process is gone."""
     for stale in warehouse.parent.glob(warehouse.name + ".building-*"):
         try:
             stale.unlink()
         except OSError:
             pass
+    for stage in warehouse.parent.glob(".ledgerflow-stage-*"):
+        pid = stage.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            shutil.rmtree(stage, ignore_errors=True)
 
 
 def prepare_private(warehouse: Path) -> Path:
