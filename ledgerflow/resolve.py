@@ -70,7 +70,16 @@ def resolve(
             groups.setdefault(f.sha256, []).append(f)
     original = {}
     for sha, fs in groups.items():
-        fs.sort(key=lambda f: (path_first_seen.get((f.path, sha), 1 << 30), f.path))
+        # Among byte-identical copies the original is the first seen, then the first by path --
+        # but a copy whose folder may report for the unit comes first, so that a copy dropped in
+        # a folder without the right cannot shadow the owner's own upload.
+        p = parsed.get(sha, {})
+        unit = identify(p, registry, tpl)[0] if p.get("status") == "parsed" else None
+
+        def allowed(f: FileRef, unit=unit) -> bool:
+            return unit is None or registry.is_within(unit, f.submitter)
+
+        fs.sort(key=lambda f, sha=sha: (not allowed(f), path_first_seen.get((f.path, sha), 1 << 30), f.path))
         original[sha] = fs[0].path
     for f in files:
         row: dict[str, Any] = dict(

@@ -29,9 +29,9 @@ class Limits:
     max_file_bytes: int = 50 * 1024 * 1024
     max_uncompressed_bytes: int = 200 * 1024 * 1024
     max_ratio: int = 200
-    max_cells: int = 2_000_000
+    max_cells: int = 500_000
     max_string_bytes: int = 1024 * 1024
-    parse_timeout_s: float = 60.0
+    parse_timeout_s: float = 30.0
     worker_memory_bytes: int = 1536 * 1024 * 1024
 
 
@@ -54,8 +54,8 @@ class Settings:
             max_file_bytes=_env_int("LEDGERFLOW_MAX_FILE_MB", 50) * 1024 * 1024,
             max_uncompressed_bytes=_env_int("LEDGERFLOW_MAX_UNCOMPRESSED_MB", 200) * 1024 * 1024,
             max_ratio=_env_int("LEDGERFLOW_MAX_RATIO", 200),
-            max_cells=_env_int("LEDGERFLOW_MAX_CELLS", 2_000_000),
-            parse_timeout_s=float(_env_int("LEDGERFLOW_PARSE_TIMEOUT_S", 60)),
+            max_cells=_env_int("LEDGERFLOW_MAX_CELLS", 500_000),
+            parse_timeout_s=float(_env_int("LEDGERFLOW_PARSE_TIMEOUT_S", 30)),
         )
     )
 

@@ -75,10 +75,6 @@ def test_allowed(rel, code, name, why, registry, tpl):
     assert row["verdict"] == "accepted" and not row["codes"], row
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "resolve.resolve picks a duplicate group's original by (first seen, path) before checking "
-    "authorisation: a forbidden copy that sorts first makes the owner's own upload a 'duplicate' "
-    "that is never loaded, so any unit can suppress another's ledger by uploading the same bytes"))
 def test_forbidden_copy_does_not_suppress_the_owners_upload(registry, tpl):
     sha = "b" * 64
     refs = [FileRef("QX-T01/copy.xlsx", "/x/1", 10, sha, "QX-T01", "workbook"),
