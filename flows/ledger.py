@@ -70,7 +70,8 @@ def ledger_run(
             emit.write_data(fr, staging_out, as_of, reg.root)
             emit.write_report(fr, staging_out, as_of, reg.root)
             emit.write_summary_book(fr, staging_out, as_of)
-            emit.write_feedback_books(fr, files, staging_out)
+            emit.write_feedback_books(fr, files, staging_out, warehouse_p.parent / f".{warehouse_p.name}.feedback-cache",
+                                        n_workers)
             wh.publish(private, warehouse_p)
             replace_dir(staging_out, out_p)
         finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from contextlib import contextmanager
@@ -358,3 +359,71 @@ def replace_dir(staging: Path, out: Path) -> None:
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging.rename(out)
+
+
+# ---- feedback workbooks -------------------------------------------------------------------------
+
+FEEDBACK_VERSION = "1"
+
+
+def _feedback_job(args: tuple[str, pd.DataFrame, str, str, str]) -> str:
+    from ledgerflow.outputs.feedback import write_feedback
+
+    source, group, target, unit, rel = args
+    tmp = Path(target + f".tmp-{os.getpid()}.xlsx")
+    write_feedback(Path(source), group, tmp, unit_code=unit, rel_path=rel)
+    os.replace(tmp, target)
+    return target
+
+
+def write_feedback_books(
+    issues: pd.DataFrame, files: list[FileRef], folder: Path, cache_dir: Path, workers: int
+) -> dict[str, int]:
+    """One feedback workbook per file with issues, in ``folder``.
+
+    Rendering a clerk's workbook with openpyxl costs ~0.1 s, so each is rendered once: the result
+    is kept in ``cache_dir`` under a digest of everything it shows (the file's bytes, its path,
+    unit and issues) and copied into the output folder; misses render in parallel processes.
+    Cache entries no run uses any more are removed.
+    """
+    import hashlib
+    from concurrent.futures import ProcessPoolExecutor
+
+    from ledgerflow.outputs.feedback import feedback_filename
+
+    folder.mkdir(parents=True, exist_ok=True)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    if issues.empty:
+        return {"written": 0, "rendered": 0}
+    by_path = {f.path: f for f in files}
+    jobs, links, names = [], [], set()
+    for path, group in issues.groupby("path", sort=True):
+        ref = by_path[path]
+        unit = next((u for u in group["unit_code"] if isinstance(u, str) and u), "")
+        payload = json.dumps([FEEDBACK_VERSION, ref.sha256, path, unit,
+                              group.astype(str).to_dict("records")], ensure_ascii=False, sort_keys=True)
+        key = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:40]
+        cached = cache_dir / f"{key}.xlsx"
+        name = feedback_filename(unit, path)
+        if name in names:
+            name = f"{name[:-5]}__{hashlib.sha1(path.encode('utf-8')).hexdigest()[:8]}.xlsx"
+        names.add(name)
+        if not cached.exists():
+            jobs.append((ref.abspath, group, str(cached), unit, path))
+        links.append((cached, folder / name))
+    if jobs:
+        if workers > 1 and len(jobs) > 4:
+            import multiprocessing as mp
+
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+                list(pool.map(_feedback_job, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
+        else:
+            for job in jobs:
+                _feedback_job(job)
+    for cached, target in links:
+        shutil.copyfile(cached, target)  # a copy, not a link: a clerk's edit must not reach the cache
+    keep = {c.name for c, _ in links}
+    for old in cache_dir.glob("*.xlsx"):
+        if old.name not in keep:
+            old.unlink(missing_ok=True)
+    return {"written": len(links), "rendered": len(jobs)}

@@ -11,7 +11,6 @@ from prefect.cache_policies import NO_CACHE
 
 from ledgerflow import pipeline
 from ledgerflow.discover import FileRef
-from ledgerflow.outputs.feedback import write_feedback
 from ledgerflow.outputs.report import render_report
 from ledgerflow.outputs.summary import write_summary
 
@@ -33,16 +32,6 @@ def write_summary_book(fr: dict[str, pd.DataFrame], out: Path, as_of: date) -> P
 
 
 @task(name="write feedback workbooks", cache_policy=NO_CACHE)
-def write_feedback_books(fr: dict[str, pd.DataFrame], files: list[FileRef], out: Path) -> int:
-    issues = fr["issues"]
-    if issues.empty:
-        return 0
-    abspaths = {f.path: f.abspath for f in files}
-    folder = out / "feedback"
-    folder.mkdir(parents=True, exist_ok=True)
-    n = 0
-    for path, group in issues.groupby("path", sort=True):
-        unit = next((u for u in group["unit_code"] if isinstance(u, str) and u), "")
-        write_feedback(Path(abspaths[path]), group, folder, unit_code=unit, rel_path=path)
-        n += 1
-    return n
+def write_feedback_books(fr: dict[str, pd.DataFrame], files: list[FileRef], out: Path, cache_dir: Path,
+                         workers: int) -> dict[str, int]:
+    return pipeline.write_feedback_books(fr["issues"], files, out / "feedback", cache_dir, workers)

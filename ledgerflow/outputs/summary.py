@@ -372,6 +372,10 @@ def _write_long(wb, rollup: pd.DataFrame, names: dict[str, str], f_head, f_pct, 
     widths = [12, 24, 8, 14, 40, 28, 12, 12]
     n = 0
     if rollup is not None and not rollup.empty:
+        # county and township-level units only: a county has thousands of branches, whose every
+        # figure is in rollup.csv; here they would cost ~100 cells per branch for no reader
+        if "level" in rollup.columns:
+            rollup = rollup[rollup["level"] != "branch"]
         for i, r in enumerate(rollup.to_dict("records"), start=1):
             code = "" if is_missing(r.get("unit_code")) else str(r["unit_code"])
             key = "" if is_missing(r.get("key")) else str(r["key"])
