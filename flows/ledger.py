@@ -51,7 +51,9 @@ def ledger_run(
             total = sum(len(b) for b in batches)
             log.info("收件箱共%d个文件，需解析%d个新工作簿（%d批）", len(files), total, len(batches))
             futures = [
-                ingest.parse_batch.submit(b, i, template_path, limits, ctx.ingest_day, stage_root / f"batch-{i:05d}")
+                ingest.parse_batch.submit(
+                    b, i, template_path, limits, ctx.ingest_day, stage_root / f"batch-{i:05d}"
+                )
                 for i, b in enumerate(batches)
             ]
             stages, done = [], 0
@@ -70,8 +72,9 @@ def ledger_run(
             emit.write_data(fr, staging_out, as_of, reg.root)
             emit.write_report(fr, staging_out, as_of, reg.root)
             emit.write_summary_book(fr, staging_out, as_of)
-            emit.write_feedback_books(fr, files, staging_out, warehouse_p.parent / f".{warehouse_p.name}.feedback-cache",
-                                        n_workers)
+            emit.write_feedback_books(
+                fr, files, staging_out, warehouse_p.parent / f".{warehouse_p.name}.feedback-cache", n_workers
+            )
             wh.publish(private, warehouse_p)
             replace_dir(staging_out, out_p)
         finally:
@@ -83,8 +86,14 @@ def ledger_run(
         log.warning("运行报告未能发布到 Prefect：%s", report.message)
     statuses = fr["submissions"]["status"].value_counts().to_dict()
     log.info("完成：%s；输出在 %s", statuses, out_p)
-    return {"run_id": ctx.run_id, "files": len(files), "parsed": total, "statuses": statuses,
-            "out": str(out_p), "warehouse": str(warehouse_p)}
+    return {
+        "run_id": ctx.run_id,
+        "files": len(files),
+        "parsed": total,
+        "statuses": statuses,
+        "out": str(out_p),
+        "warehouse": str(warehouse_p),
+    }
 
 
 def _today(template_path: str) -> date:

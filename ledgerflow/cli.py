@@ -33,8 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--as-of", type=_date, default=None, help="YYYY-MM-DD; default today (Asia/Shanghai)")
     run.add_argument("--template", type=Path, default=s.template, help="campaign template (YAML)")
     run.add_argument("--workers", type=int, default=s.workers, help="parse processes (default: all cores)")
-    run.add_argument("--task-runner", choices=["threads", "dask"], default="threads",
-                     help="run parse batches on threads (default) or on a Dask cluster")
+    run.add_argument(
+        "--task-runner",
+        choices=["threads", "dask"],
+        default="threads",
+        help="run parse batches on threads (default) or on a Dask cluster",
+    )
     run.add_argument("--dask-address", default=None, help="tcp://… of a running Dask scheduler")
 
     rep = sub.add_parser("report", help="write report.md/.docx for one unit from the warehouse")
@@ -111,13 +115,22 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"ledgerflow: 无法连接 Dask 集群 {args.dask_address}：{exc}", file=sys.stderr)
                 return EXIT_USAGE
             if not daemonic or any(daemonic.values()):
-                print(f"ledgerflow: Dask 集群 {args.dask_address} 没有可用的工作进程（工作进程不能是守护进程："
-                      "请以 DASK_DISTRIBUTED__WORKER__DAEMON=False 启动 dask worker）", file=sys.stderr)
+                print(
+                    f"ledgerflow: Dask 集群 {args.dask_address} 没有可用的工作进程（工作进程不能是守护进程："
+                    "请以 DASK_DISTRIBUTED__WORKER__DAEMON=False 启动 dask worker）",
+                    file=sys.stderr,
+                )
                 return EXIT_USAGE
             runner = DaskTaskRunner(address=args.dask_address)
         else:
-            runner = DaskTaskRunner(cluster_kwargs={"n_workers": args.workers, "threads_per_worker": 1,
-                                                    "processes": True, "dashboard_address": None})
+            runner = DaskTaskRunner(
+                cluster_kwargs={
+                    "n_workers": args.workers,
+                    "threads_per_worker": 1,
+                    "processes": True,
+                    "dashboard_address": None,
+                }
+            )
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         if not PREFECT_API_URL.value():
@@ -134,14 +147,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         flow = ledger_run.with_options(task_runner=runner)
     try:
         result = flow(
-            inbox=str(args.inbox), registry=str(args.registry), warehouse=str(args.warehouse), out=str(args.out),
-            as_of=args.as_of, template=str(args.template), workers=args.workers,
+            inbox=str(args.inbox),
+            registry=str(args.registry),
+            warehouse=str(args.warehouse),
+            out=str(args.out),
+            as_of=args.as_of,
+            template=str(args.template),
+            workers=args.workers,
         )
     except Exception as exc:  # the reason goes to stderr; the warehouse is unchanged
         print(f"ledgerflow: 运行失败：{exc}", file=sys.stderr)
         return EXIT_FAIL
-    print(f"仓库：{result['warehouse']}\n输出：{result['out']}\n文件：{result['files']}个（新解析{result['parsed']}个）；"
-          f"状态：{result['statuses']}")
+    print(
+        f"仓库：{result['warehouse']}\n输出：{result['out']}\n文件：{result['files']}个（新解析{result['parsed']}个）；"
+        f"状态：{result['statuses']}"
+    )
     return EXIT_OK
 
 
@@ -153,15 +173,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"生成演示县：{root}（{args.units}个单位）")
         generate_county(root, n_units=args.units)
     ns = argparse.Namespace(
-        inbox=root / "inbox", registry=root / "registry.xlsx", warehouse=root / "warehouse.duckdb",
-        out=root / "out", as_of=args.as_of, template=Settings().template, workers=Settings().workers,
-        task_runner="threads", dask_address=None,
+        inbox=root / "inbox",
+        registry=root / "registry.xlsx",
+        warehouse=root / "warehouse.duckdb",
+        out=root / "out",
+        as_of=args.as_of,
+        template=Settings().template,
+        workers=Settings().workers,
+        task_runner="threads",
+        dask_address=None,
     )
     code = cmd_run(ns)
     if code == EXIT_OK:
         out = root / "out"
-        print(f"\n演示完成。\n  仓库：{root / 'warehouse.duckdb'}\n  指标：{out / 'figures.json'}\n"
-              f"  报告：{out / 'report.md'}、{out / 'report.docx'}\n  汇总表：{out / 'summary.xlsx'}")
+        print(
+            f"\n演示完成。\n  仓库：{root / 'warehouse.duckdb'}\n  指标：{out / 'figures.json'}\n"
+            f"  报告：{out / 'report.md'}、{out / 'report.docx'}\n  汇总表：{out / 'summary.xlsx'}"
+        )
     return code
 
 
@@ -177,8 +205,14 @@ def cmd_report(args: argparse.Namespace) -> int:
             if unit not in codes:
                 print(f"ledgerflow: 单位代码{args.unit}不在组织架构中", file=sys.stderr)
                 return EXIT_USAGE
-            md, docx = render_report(fr["rollup"], fr["units"], fr["submissions"], unit_code=unit,
-                                     as_of=ctx.as_of, out_dir=args.out)
+            md, docx = render_report(
+                fr["rollup"],
+                fr["units"],
+                fr["submissions"],
+                unit_code=unit,
+                as_of=ctx.as_of,
+                out_dir=args.out,
+            )
     except (FileNotFoundError, pipeline.RunFailed) as exc:
         print(f"ledgerflow: {exc}", file=sys.stderr)
         return EXIT_FAIL
@@ -194,8 +228,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
         with pipeline.snapshot(args.warehouse, args.as_of) as (con, ctx):
             root = con.execute("select code from lf.units where parent_code is null").fetchone()[0]
             unit = (args.unit or root).strip().upper()
-            fig = con.execute("select own, total from lf.rollup where unit_code = ? and key = ?",
-                              [unit, args.key]).fetchone()
+            fig = con.execute(
+                "select own, total from lf.rollup where unit_code = ? and key = ?", [unit, args.key]
+            ).fetchone()
             if fig is None:
                 print(f"ledgerflow: 没有指标{args.key}或单位{unit}", file=sys.stderr)
                 return EXIT_USAGE
@@ -204,7 +239,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
             own, total = (pipeline._num(v) for v in fig)
             print(f"指标 {args.key}  单位 {unit}  截至 {ctx.as_of}：本级 {own}，合计 {total}")
             for scope in scopes:
-                rows = con.execute(sql, db.bind(sql, {"key": args.key, "unit": unit, "scope": scope})).fetchall()
+                rows = con.execute(
+                    sql, db.bind(sql, {"key": args.key, "unit": unit, "scope": scope})
+                ).fetchall()
                 print(f"\n[{scope}] {len(rows)} 行")
                 print("单位代码\t文件\t工作表\t单元格\t计数\t去重项")
                 for unit_code, path, sheet, _row, cell, amount, item in rows:
@@ -282,8 +319,14 @@ def main(argv: list[str] | None = None) -> int:
     # no telemetry: the office's machines often have no internet access
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     args = _parser().parse_args(argv)
-    handlers = {"run": cmd_run, "demo": cmd_demo, "report": cmd_report, "explain": cmd_explain,
-                "check": cmd_check, "serve": cmd_serve}
+    handlers = {
+        "run": cmd_run,
+        "demo": cmd_demo,
+        "report": cmd_report,
+        "explain": cmd_explain,
+        "check": cmd_check,
+        "serve": cmd_serve,
+    }
     return handlers[args.cmd](args)
 
 

@@ -50,7 +50,9 @@ def validate_batch(tables: dict[str, pa_arrow.Table], tpl: Template) -> None:
         table = tables[name]
         if table.num_rows == 0:
             continue
-        df = table.drop_columns([c.field for c in tpl.tables[name].columns if c.type == "vocab_list"]).to_pandas()
+        df = table.drop_columns(
+            [c.field for c in tpl.tables[name].columns if c.type == "vocab_list"]
+        ).to_pandas()
         try:
             _schema(tpl, name).validate(df, lazy=True)
         except pa.errors.SchemaErrors as exc:

@@ -67,12 +67,22 @@ class _Ctx:
         self.ingest_day = ingest_day
         self.issues: list[Issue] = []
 
-    def add(self, code: str, *, sheet: str = "", row: int | None = None, column: str = "",
-            cell: str = "", value: Any = "", **extra: Any) -> None:
+    def add(
+        self,
+        code: str,
+        *,
+        sheet: str = "",
+        row: int | None = None,
+        column: str = "",
+        cell: str = "",
+        value: Any = "",
+        **extra: Any,
+    ) -> None:
         shown = _show(value) if not isinstance(value, str) else value
         msg = self.tpl.message(code, sheet=sheet, row=row, column=column, cell=cell, value=shown, **extra)
-        self.issues.append(Issue(code=code, message=msg, sheet=sheet, row=row, column=column, cell=cell,
-                                 value=shown))
+        self.issues.append(
+            Issue(code=code, message=msg, sheet=sheet, row=row, column=column, cell=cell, value=shown)
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -136,8 +146,14 @@ def read_info(ctx: _Ctx, sheet: Sheet) -> dict[str, Any]:
         elif col.type == "int":
             n, problem = nz.to_int(value)
             if problem:
-                ctx.add("E_NUMBER", sheet=sheet.name, row=(r + 1) if r is not None else None,
-                        column=col.label, cell=ref, value=value)
+                ctx.add(
+                    "E_NUMBER",
+                    sheet=sheet.name,
+                    row=(r + 1) if r is not None else None,
+                    column=col.label,
+                    cell=ref,
+                    value=value,
+                )
             info[col.field] = n
         else:
             text, _ = nz.to_text(value)
@@ -161,14 +177,28 @@ def check_as_of(ctx: _Ctx, info: dict[str, Any] | None) -> None:
         ctx.add("E_AS_OF", sheet=sheet, row=row, column="统计截止日期", cell=ref, value=raw, detail=detail)
     elif info["as_of"] > ctx.ingest_day:
         d = info["as_of"]
-        ctx.add("E_AS_OF", sheet=sheet, row=row, column="统计截止日期", cell=ref, value=d.isoformat(),
-                detail=f"统计截止日期{d.isoformat()}晚于报送当天（{ctx.ingest_day.isoformat()}），请核实。")
+        ctx.add(
+            "E_AS_OF",
+            sheet=sheet,
+            row=row,
+            column="统计截止日期",
+            cell=ref,
+            value=d.isoformat(),
+            detail=f"统计截止日期{d.isoformat()}晚于报送当天（{ctx.ingest_day.isoformat()}），请核实。",
+        )
     mem, plan = info.get("members"), info.get("members_with_plan")
     if mem is not None and plan is not None and plan > mem:
         pref = info.get("members_with_plan_cell", "")
         prow = int("".join(ch for ch in pref if ch.isdigit())) if pref else None
-        ctx.add("W_PLAN_EXCEEDS", sheet=sheet, row=prow, column="制定个人学习计划人数", cell=pref,
-                value=str(plan), members=mem)
+        ctx.add(
+            "W_PLAN_EXCEEDS",
+            sheet=sheet,
+            row=prow,
+            column="制定个人学习计划人数",
+            cell=pref,
+            value=str(plan),
+            members=mem,
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,12 +268,25 @@ def _check_columns(ctx: _Ctx, table: Table, sheet: Sheet, fields: dict[str, int]
 
 def _warn_extra(ctx: _Ctx, sheet: Sheet, cmap: ColumnMap) -> None:
     for c in cmap.extra:
-        ctx.add("W_EXTRA_COLUMN", sheet=sheet.name, row=cmap.header_row + 1, column=cmap.headers[c],
-                cell=cell_ref(cmap.header_row, c), value=cmap.headers[c])
+        ctx.add(
+            "W_EXTRA_COLUMN",
+            sheet=sheet.name,
+            row=cmap.header_row + 1,
+            column=cmap.headers[c],
+            cell=cell_ref(cmap.header_row, c),
+            value=cmap.headers[c],
+        )
 
 
-def _record(ctx: _Ctx, table: Table, sheet: Sheet, cmap: ColumnMap, fields: dict[str, int], r: int,
-            only: set[str] | None = None) -> dict[str, Any]:
+def _record(
+    ctx: _Ctx,
+    table: Table,
+    sheet: Sheet,
+    cmap: ColumnMap,
+    fields: dict[str, int],
+    r: int,
+    only: set[str] | None = None,
+) -> dict[str, Any]:
     row = _row_values(sheet, r)
     rec: dict[str, Any] = {"sheet": sheet.name, "row": r + 1}
     for col in table.columns:
@@ -257,15 +300,21 @@ def _record(ctx: _Ctx, table: Table, sheet: Sheet, cmap: ColumnMap, fields: dict
             if sheet.formula_cells and value == "":
                 ref = cell_ref(r, c)
                 if ref in sheet.formula_cells:
-                    ctx.add("W_FORMULA", sheet=sheet.name, row=r + 1, column=cmap.headers.get(c, ""), cell=ref)
+                    ctx.add(
+                        "W_FORMULA", sheet=sheet.name, row=r + 1, column=cmap.headers.get(c, ""), cell=ref
+                    )
             value = _convert(ctx, col, value, sheet, r, c, cmap.headers.get(c, col.label))
         if value is _INVALID:
             value = None
         elif value is None or value == []:
             if col.required:
-                ctx.add("E_REQUIRED", sheet=sheet.name, row=r + 1,
-                        column=cmap.headers.get(c, col.label) if c is not None else col.label,
-                        cell=cell_ref(r, c) if c is not None else "")
+                ctx.add(
+                    "E_REQUIRED",
+                    sheet=sheet.name,
+                    row=r + 1,
+                    column=cmap.headers.get(c, col.label) if c is not None else col.label,
+                    cell=cell_ref(r, c) if c is not None else "",
+                )
             value = col.default if col.type != "vocab_list" else []
         rec[col.field] = value
         if c is not None:
@@ -374,8 +423,9 @@ def _cell_of(rec: dict, fld: str) -> tuple[str, str]:
     return cell_ref(rec["row"] - 1, c), cmap.headers.get(c, "")
 
 
-def cross_checks(ctx: _Ctx, tables: dict[str, list[dict]], as_of: date | None,
-                 failed: frozenset[str] = frozenset()) -> None:
+def cross_checks(
+    ctx: _Ctx, tables: dict[str, list[dict]], as_of: date | None, failed: frozenset[str] = frozenset()
+) -> None:
     """Rules across rows and tables. ``failed`` tables could not be read (E_COLUMNS): checks that
     need them are skipped, every other check still runs, so a clerk hears of everything at once."""
     tpl = ctx.tpl
@@ -387,8 +437,15 @@ def cross_checks(ctx: _Ctx, tables: dict[str, list[dict]], as_of: date | None,
                 continue
             if v in first:
                 ref, header = _cell_of(rec, fld)
-                ctx.add("E_DUPLICATE_ID", sheet=rec["sheet"], row=rec["row"], column=header, cell=ref,
-                        value=v, first_row=first[v])
+                ctx.add(
+                    "E_DUPLICATE_ID",
+                    sheet=rec["sheet"],
+                    row=rec["row"],
+                    column=header,
+                    cell=ref,
+                    value=v,
+                    first_row=first[v],
+                )
             else:
                 first[v] = rec["row"]
     problem_ids = {p.get("problem_id") for p in tables.get("problems", []) if p.get("problem_id")}
@@ -410,15 +467,27 @@ def cross_checks(ctx: _Ctx, tables: dict[str, list[dict]], as_of: date | None,
             ref, header = _cell_of(p, "closed_date")
             if not ref:
                 ref, header = _cell_of(p, "status")
-            ctx.add("W_CLOSED_NO_DATE", sheet=p["sheet"], row=p["row"], column=header, cell=ref,
-                    detail=f"问题“{pid or ''}”已整改，但未填写销号日期。")
+            ctx.add(
+                "W_CLOSED_NO_DATE",
+                sheet=p["sheet"],
+                row=p["row"],
+                column=header,
+                cell=ref,
+                detail=f"问题“{pid or ''}”已整改，但未填写销号日期。",
+            )
     for t in tables.get("research", []):
         if t.get("status") == "report_formed" and t.get("report_date") is None:
             ref, header = _cell_of(t, "report_date")
             if not ref:
                 ref, header = _cell_of(t, "status")
-            ctx.add("W_CLOSED_NO_DATE", sheet=t["sheet"], row=t["row"], column=header, cell=ref,
-                    detail=f"调研课题“{t.get('title') or ''}”已形成报告，但未填写报告完成日期。")
+            ctx.add(
+                "W_CLOSED_NO_DATE",
+                sheet=t["sheet"],
+                row=t["row"],
+                column=header,
+                cell=ref,
+                detail=f"调研课题“{t.get('title') or ''}”已形成报告，但未填写报告完成日期。",
+            )
     start, end = tpl.window
     for tname, flds in DATE_FIELDS_CHECKED.items():
         for rec in tables.get(tname, []):
@@ -428,9 +497,17 @@ def cross_checks(ctx: _Ctx, tables: dict[str, list[dict]], as_of: date | None,
                     continue
                 if d < start or d > end or (as_of is not None and d > as_of):
                     ref, header = _cell_of(rec, fld)
-                    ctx.add("W_DATE_RANGE", sheet=rec["sheet"], row=rec["row"], column=header, cell=ref,
-                            value=d.isoformat(), start=start.isoformat(), end=end.isoformat(),
-                            as_of=as_of.isoformat() if as_of else "")
+                    ctx.add(
+                        "W_DATE_RANGE",
+                        sheet=rec["sheet"],
+                        row=rec["row"],
+                        column=header,
+                        cell=ref,
+                        value=d.isoformat(),
+                        start=start.isoformat(),
+                        end=end.isoformat(),
+                        as_of=as_of.isoformat() if as_of else "",
+                    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -451,7 +528,9 @@ def parse_book(book: Book, tpl: Template, ingest_day: date) -> Parsed:
             guess = best_table_by_header(tpl, sheet)
             if guess is None:
                 if sum(1 for row in sheet.rows if any(not nz.is_empty(v) for v in row)) >= 3:
-                    ctx.add("W_SHEET_IGNORED", sheet=sheet.name, detail="未能识别为任何台账表（表头与模板不符）。")
+                    ctx.add(
+                        "W_SHEET_IGNORED", sheet=sheet.name, detail="未能识别为任何台账表（表头与模板不符）。"
+                    )
                 continue
             role = guess[0]
         if role == "":
@@ -464,8 +543,11 @@ def parse_book(book: Book, tpl: Template, ingest_day: date) -> Parsed:
             combined.append(sheet)
             continue
         if role in assigned:
-            ctx.add("W_SHEET_IGNORED", sheet=sheet.name,
-                    detail=f"与工作表“{assigned[role].name}”同为{tpl.tables[role].title}表，只读取前者。")
+            ctx.add(
+                "W_SHEET_IGNORED",
+                sheet=sheet.name,
+                detail=f"与工作表“{assigned[role].name}”同为{tpl.tables[role].title}表，只读取前者。",
+            )
             continue
         assigned[role] = sheet
     tables: dict[str, list[dict]] = {name: [] for name in tpl.tables}
@@ -478,7 +560,9 @@ def parse_book(book: Book, tpl: Template, ingest_day: date) -> Parsed:
         tables[name] = recs
     for i, sheet in enumerate(combined):
         if tpl.combined_parent in assigned or tpl.combined_child in assigned or i > 0:
-            ctx.add("W_SHEET_IGNORED", sheet=sheet.name, detail="已有单独的问题清单/整改措施表，本合并表未读取。")
+            ctx.add(
+                "W_SHEET_IGNORED", sheet=sheet.name, detail="已有单独的问题清单/整改措施表，本合并表未读取。"
+            )
             continue
         got = read_combined(ctx, sheet)
         if got is None:
@@ -501,6 +585,10 @@ def parse_workbook(path: Path, tpl: Template, limits: Limits, ingest_day: date) 
     try:
         book = read_book(path, limits)
     except Unreadable as exc:
-        return Parsed(status="unreadable", issues=[Issue(code="E_FILE_UNREADABLE",
-                                                         message=tpl.message("E_FILE_UNREADABLE", detail=str(exc)))])
+        return Parsed(
+            status="unreadable",
+            issues=[
+                Issue(code="E_FILE_UNREADABLE", message=tpl.message("E_FILE_UNREADABLE", detail=str(exc)))
+            ],
+        )
     return parse_book(book, tpl, ingest_day)

@@ -70,8 +70,10 @@ def known_shas(private: Path) -> set[str]:
         return set()
     con = duckdb.connect(str(private))
     try:
-        tables = {r[0] for r in con.execute(
-            "select table_name from duckdb_tables() where schema_name = 'lf'").fetchall()}
+        tables = {
+            r[0]
+            for r in con.execute("select table_name from duckdb_tables() where schema_name = 'lf'").fetchall()
+        }
         if "parsed" not in tables:
             return set()
         return {r[0] for r in con.execute("select sha256 from lf.parsed").fetchall()}
@@ -79,7 +81,9 @@ def known_shas(private: Path) -> set[str]:
         con.close()
 
 
-def plan_batches(files: list[FileRef], known: set[str], workers: int, max_batch: int = 200) -> list[list[tuple[str, str]]]:
+def plan_batches(
+    files: list[FileRef], known: set[str], workers: int, max_batch: int = 200
+) -> list[list[tuple[str, str]]]:
     """Unique, not yet parsed workbooks, split into batches (at least one per worker)."""
     todo: dict[str, str] = {}
     for f in files:
@@ -124,7 +128,9 @@ class RunContext:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-def begin_run(con: duckdb.DuckDBPyConnection, tpl: Template, as_of: date, inbox: Path, registry_path: Path) -> RunContext:
+def begin_run(
+    con: duckdb.DuckDBPyConnection, tpl: Template, as_of: date, inbox: Path, registry_path: Path
+) -> RunContext:
     db.ensure_schema(con, tpl)
     run_id = con.execute("select coalesce(max(run_id), 0) + 1 from lf.runs").fetchone()[0]
     con.execute("insert or replace into lf.meta values ('stale_days', ?)", [str(tpl.stale_days)])
@@ -133,11 +139,18 @@ def begin_run(con: duckdb.DuckDBPyConnection, tpl: Template, as_of: date, inbox:
         "insert into lf.runs (run_id, started_at, as_of, inbox, registry, status) values (?, ?, ?, ?, ?, 'running')",
         [run_id, started, as_of, str(inbox), str(registry_path)],
     )
-    return RunContext(run_id=run_id, as_of=as_of, ingest_day=today_in(tpl.timezone), started_at=started,
-                      params={"run_id": run_id, "as_of": as_of, "stale_days": tpl.stale_days})
+    return RunContext(
+        run_id=run_id,
+        as_of=as_of,
+        ingest_day=today_in(tpl.timezone),
+        started_at=started,
+        params={"run_id": run_id, "as_of": as_of, "stale_days": tpl.stale_days},
+    )
 
 
-def load_stages(con: duckdb.DuckDBPyConnection, tpl: Template, stages: list[str], run_id: int) -> dict[str, int]:
+def load_stages(
+    con: duckdb.DuckDBPyConnection, tpl: Template, stages: list[str], run_id: int
+) -> dict[str, int]:
     """Bulk-insert staged Parquet (Arrow) into the warehouse; returns rows loaded per table."""
     counts: dict[str, int] = {}
     if not stages:
@@ -146,7 +159,9 @@ def load_stages(con: duckdb.DuckDBPyConnection, tpl: Template, stages: list[str]
         files = [str(Path(s) / f"{name}.parquet") for s in stages]
         target = f"lf.{name}" if name in ("parsed", "content_issues") else f"lf.raw_{name}"
         con.execute(f"insert into {target} by name select * from read_parquet($files)", {"files": files})
-        counts[name] = con.execute("select count(*) from read_parquet($files)", {"files": files}).fetchone()[0]
+        counts[name] = con.execute("select count(*) from read_parquet($files)", {"files": files}).fetchone()[
+            0
+        ]
     con.execute(
         """insert into lf.file_seen
            select sha256, $run_id, now() from lf.parsed
@@ -159,10 +174,18 @@ def load_stages(con: duckdb.DuckDBPyConnection, tpl: Template, stages: list[str]
 def _parsed_lookup(con: duckdb.DuckDBPyConnection, shas: list[str]) -> tuple[dict, dict]:
     con.register("_lf_shas", pa.table({"sha256": pa.array(sorted(set(shas)), pa.string())}))
     try:
-        parsed = con.execute("select p.* from lf.parsed p join _lf_shas using (sha256)").to_arrow_table().to_pylist()
-        issues = con.execute(
-            "select i.* from lf.content_issues i join _lf_shas using (sha256) order by i.sha256, i.seq"
-        ).to_arrow_table().to_pylist()
+        parsed = (
+            con.execute("select p.* from lf.parsed p join _lf_shas using (sha256)")
+            .to_arrow_table()
+            .to_pylist()
+        )
+        issues = (
+            con.execute(
+                "select i.* from lf.content_issues i join _lf_shas using (sha256) order by i.sha256, i.seq"
+            )
+            .to_arrow_table()
+            .to_pylist()
+        )
     finally:
         con.unregister("_lf_shas")
     by_sha: dict[str, list[dict]] = {}
@@ -175,11 +198,22 @@ def record_run(
     con: duckdb.DuckDBPyConnection, ctx: RunContext, files: list[FileRef], registry: Registry, tpl: Template
 ) -> dict[str, int]:
     """Resolve every file of the inbox against the registry and record the run's files and issues."""
-    units = pa.Table.from_pylist([
-        dict(code=u.code, name=u.name, type=u.type, parent_code=u.parent or None, aliases=list(u.aliases),
-             must_report=u.must_report, depth=u.depth, level=u.level, registry_row=u.row)
-        for u in registry.units.values()
-    ])
+    units = pa.Table.from_pylist(
+        [
+            dict(
+                code=u.code,
+                name=u.name,
+                type=u.type,
+                parent_code=u.parent or None,
+                aliases=list(u.aliases),
+                must_report=u.must_report,
+                depth=u.depth,
+                level=u.level,
+                registry_row=u.row,
+            )
+            for u in registry.units.values()
+        ]
+    )
     con.execute("delete from lf.units")
     db.insert_arrow(con, "lf.units", units)
     paths = pa.Table.from_pylist(
@@ -196,13 +230,20 @@ def record_run(
         )
     finally:
         con.unregister("_lf_paths")
-    first_seen = {(p, s): r for p, s, r in con.execute("select path, sha256, first_seen_run from lf.path_seen").fetchall()}
+    first_seen = {
+        (p, s): r
+        for p, s, r in con.execute("select path, sha256, first_seen_run from lf.path_seen").fetchall()
+    }
     parsed, content = _parsed_lookup(con, [f.sha256 for f in files if f.kind == "workbook"])
     res = resolve(files, parsed, content, first_seen, registry, tpl)
     if res.files:
-        db.insert_arrow(con, "lf.run_files", pa.Table.from_pylist([{**r, "run_id": ctx.run_id} for r in res.files]))
+        db.insert_arrow(
+            con, "lf.run_files", pa.Table.from_pylist([{**r, "run_id": ctx.run_id} for r in res.files])
+        )
     if res.issues:
-        db.insert_arrow(con, "lf.run_issues", pa.Table.from_pylist([{**i, "run_id": ctx.run_id} for i in res.issues]))
+        db.insert_arrow(
+            con, "lf.run_issues", pa.Table.from_pylist([{**i, "run_id": ctx.run_id} for i in res.issues])
+        )
     return {"files": len(res.files), "issues": len(res.issues)}
 
 
@@ -259,7 +300,9 @@ def snapshot(warehouse: Path, as_of: date | None = None):
             as_of = as_of or last_as_of
             tpl_days = con.execute("select value from lf.meta where key = 'stale_days'").fetchone()
             params = {"run_id": run_id, "as_of": as_of, "stale_days": int(tpl_days[0]) if tpl_days else 14}
-            ctx = RunContext(run_id=run_id, as_of=as_of, ingest_day=as_of, started_at=datetime.now(), params=params)
+            ctx = RunContext(
+                run_id=run_id, as_of=as_of, ingest_day=as_of, started_at=datetime.now(), params=params
+            )
             if as_of != last_as_of:
                 materialise_models(con, params)
             yield con, ctx
@@ -275,8 +318,12 @@ def reconcile(con: duckdb.DuckDBPyConnection, ctx: RunContext) -> None:
     listed = con.execute("select count(*) from lf.mart_submissions").fetchone()[0]
     if seen != listed:
         raise RunFailed(f"对账失败：收件箱文件{seen}个，submissions中{listed}行")
-    raw_tables = [r[0] for r in con.execute(
-        "select table_name from duckdb_tables() where schema_name = 'lf' and table_name like 'raw_%'").fetchall()]
+    raw_tables = [
+        r[0]
+        for r in con.execute(
+            "select table_name from duckdb_tables() where schema_name = 'lf' and table_name like 'raw_%'"
+        ).fetchall()
+    ]
     union = " union all ".join(f"select sha256 from lf.{t}" for t in raw_tables)
     bad = con.execute(
         f"""with loaded as (select sha256, count(*) as n from ({union}) group by sha256)
@@ -331,8 +378,9 @@ def write_data_outputs(fr: dict[str, pd.DataFrame], out: Path, as_of: date, root
     root_rows = rollup[rollup["unit_code"] == root].sort_values("ord")
     figures = {r.key: {"own": _num(r.own), "total": _num(r.total)} for r in root_rows.itertuples()}
     doc = {"as_of": as_of.isoformat(), "unit": root, "figures": figures}
-    (out / "figures.json").write_text(json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n",
-                                      encoding="utf-8")
+    (out / "figures.json").write_text(
+        json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8"
+    )
     r = rollup[ROLLUP_COLUMNS].copy()
     r["own"] = [_num(v) for v in r["own"]]
     r["total"] = [_num(v) for v in r["total"]]
@@ -400,8 +448,11 @@ def write_feedback_books(
     for path, group in issues.groupby("path", sort=True):
         ref = by_path[path]
         unit = next((u for u in group["unit_code"] if isinstance(u, str) and u), "")
-        payload = json.dumps([FEEDBACK_VERSION, ref.sha256, path, unit,
-                              group.astype(str).to_dict("records")], ensure_ascii=False, sort_keys=True)
+        payload = json.dumps(
+            [FEEDBACK_VERSION, ref.sha256, path, unit, group.astype(str).to_dict("records")],
+            ensure_ascii=False,
+            sort_keys=True,
+        )
         key = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:40]
         cached = cache_dir / f"{key}.xlsx"
         name = feedback_filename(unit, path)

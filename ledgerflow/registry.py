@@ -139,7 +139,9 @@ def read_registry(path: Path, tpl: Template) -> Registry:
             must_report = True
         aliases_text = nz.to_text(get("aliases"))[0] or ""
         aliases = tuple(
-            a for a in (x.strip() for x in re.split("[" + re.escape(tpl.alias_separators) + "]", aliases_text)) if a
+            a
+            for a in (x.strip() for x in re.split("[" + re.escape(tpl.alias_separators) + "]", aliases_text))
+            if a
         )
         if not code:
             problems.append(f"第{i + 1}行：单位代码为空")
@@ -181,7 +183,7 @@ def read_registry(path: Path, tpl: Template) -> Registry:
         path, code = [], u["code"]
         while code and code in by_code and code not in depth:
             if code in path:
-                rows_ = "、".join(f"第{by_code[c]['row']}行（{c}）" for c in path[path.index(code):])
+                rows_ = "、".join(f"第{by_code[c]['row']}行（{c}）" for c in path[path.index(code) :])
                 problems.append(f"组织架构存在循环上级关系：{rows_}")
                 break
             path.append(code)
@@ -205,6 +207,15 @@ def read_registry(path: Path, tpl: Template) -> Registry:
     for code, u in by_code.items():
         d = depth[code]
         level = "county" if d == 0 else "township" if d == 1 else "branch"
-        units[code] = Unit(code=code, name=u["name"], type=u["type"], parent=u["parent"], aliases=u["aliases"],
-                           must_report=u["must_report"], depth=d, level=level, row=u["row"])
+        units[code] = Unit(
+            code=code,
+            name=u["name"],
+            type=u["type"],
+            parent=u["parent"],
+            aliases=u["aliases"],
+            must_report=u["must_report"],
+            depth=d,
+            level=level,
+            row=u["row"],
+        )
     return Registry(units=units, root=roots[0]["code"])

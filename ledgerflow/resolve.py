@@ -36,21 +36,46 @@ def identify(info: dict[str, Any], registry: Registry, tpl: Template) -> tuple[s
         unit = registry.units.get(code)
         if unit is None:
             cell = info.get("unit_code_cell") or ""
-            issues.append(dict(code="E_UNIT_UNKNOWN", sheet=sheet, row=_row_of(cell), column="单位代码", cell=cell,
-                               value=info.get("unit_code") or "",
-                               message=tpl.message("E_UNIT_UNKNOWN", code=info.get("unit_code") or "", name=name)))
+            issues.append(
+                dict(
+                    code="E_UNIT_UNKNOWN",
+                    sheet=sheet,
+                    row=_row_of(cell),
+                    column="单位代码",
+                    cell=cell,
+                    value=info.get("unit_code") or "",
+                    message=tpl.message("E_UNIT_UNKNOWN", code=info.get("unit_code") or "", name=name),
+                )
+            )
             return None, issues
         if name and squash(name) not in {squash(n) for n in (unit.name, *unit.aliases)}:
             cell = info.get("unit_name_cell") or ""
-            issues.append(dict(code="W_UNIT_NAME", sheet=sheet, row=_row_of(cell), column="单位名称", cell=cell,
-                               value=name, message=tpl.message("W_UNIT_NAME", name=name, code=unit.code,
-                                                               registry_name=unit.name)))
+            issues.append(
+                dict(
+                    code="W_UNIT_NAME",
+                    sheet=sheet,
+                    row=_row_of(cell),
+                    column="单位名称",
+                    cell=cell,
+                    value=name,
+                    message=tpl.message("W_UNIT_NAME", name=name, code=unit.code, registry_name=unit.name),
+                )
+            )
         return unit.code, issues
     found = registry.by_name().get(squash(name)) if name else None
     if found is None:
         cell = info.get("unit_name_cell") or info.get("unit_code_cell") or ""
-        issues.append(dict(code="E_UNIT_UNKNOWN", sheet=sheet, row=_row_of(cell), column="单位名称", cell=cell,
-                           value=name, message=tpl.message("E_UNIT_UNKNOWN", code="", name=name)))
+        issues.append(
+            dict(
+                code="E_UNIT_UNKNOWN",
+                sheet=sheet,
+                row=_row_of(cell),
+                column="单位名称",
+                cell=cell,
+                value=name,
+                message=tpl.message("E_UNIT_UNKNOWN", code="", name=name),
+            )
+        )
         return None, issues
     return found, issues
 
@@ -83,8 +108,17 @@ def resolve(
         original[sha] = fs[0].path
     for f in files:
         row: dict[str, Any] = dict(
-            path=f.path, sha256=f.sha256 or None, size=f.size, submitter=f.submitter or None, kind=f.kind,
-            reason=f.reason or None, unit_code=None, charged_unit=None, verdict=None, errors=0, warnings=0,
+            path=f.path,
+            sha256=f.sha256 or None,
+            size=f.size,
+            submitter=f.submitter or None,
+            kind=f.kind,
+            reason=f.reason or None,
+            unit_code=None,
+            charged_unit=None,
+            verdict=None,
+            errors=0,
+            warnings=0,
         )
         out.files.append(row)
         if f.kind == "ignored":
@@ -103,11 +137,21 @@ def resolve(
             unit, extra = identify(p, registry, tpl)
             issues.extend(extra)
             if unit is not None and not registry.is_within(unit, f.submitter):
-                issues.append(dict(code="E_UNIT_FORBIDDEN", sheet=p.get("info_sheet") or "",
-                                   row=_row_of(p.get("unit_code_cell") or ""), column="单位代码",
-                                   cell=p.get("unit_code_cell") or "", value=unit,
-                                   message=tpl.message("E_UNIT_FORBIDDEN", unit=f"{unit} {registry.units[unit].name}",
-                                                       submitter=f.submitter)))
+                issues.append(
+                    dict(
+                        code="E_UNIT_FORBIDDEN",
+                        sheet=p.get("info_sheet") or "",
+                        row=_row_of(p.get("unit_code_cell") or ""),
+                        column="单位代码",
+                        cell=p.get("unit_code_cell") or "",
+                        value=unit,
+                        message=tpl.message(
+                            "E_UNIT_FORBIDDEN",
+                            unit=f"{unit} {registry.units[unit].name}",
+                            submitter=f.submitter,
+                        ),
+                    )
+                )
         errors = sum(1 for i in issues if i["code"].startswith("E_"))
         row["unit_code"] = unit
         row["errors"] = errors
@@ -116,10 +160,19 @@ def resolve(
         forbidden = any(i["code"] == "E_UNIT_FORBIDDEN" for i in issues)
         row["charged_unit"] = unit if (unit is not None and not forbidden) else f.submitter
         for i in issues:
-            out.issues.append(dict(
-                path=f.path, sha256=f.sha256, unit_code=unit, sheet=i.get("sheet") or "", row=i.get("row"),
-                column=i.get("column") or "", cell=i.get("cell") or "", code=i["code"],
-                severity="error" if i["code"].startswith("E_") else "warning", message=i.get("message") or "",
-                value=i.get("value") or "",
-            ))
+            out.issues.append(
+                dict(
+                    path=f.path,
+                    sha256=f.sha256,
+                    unit_code=unit,
+                    sheet=i.get("sheet") or "",
+                    row=i.get("row"),
+                    column=i.get("column") or "",
+                    cell=i.get("cell") or "",
+                    code=i["code"],
+                    severity="error" if i["code"].startswith("E_") else "warning",
+                    message=i.get("message") or "",
+                    value=i.get("value") or "",
+                )
+            )
     return out

@@ -208,7 +208,11 @@ def check_zip(path: Path, limits: Limits) -> PreCheck:
         if declared > limits.max_uncompressed_bytes:
             raise Unreadable("解压后体积超出安全上限（疑似压缩炸弹）")
         for i in infos:
-            if i.file_size > (1 << 20) and i.compress_size and i.file_size / i.compress_size > limits.max_ratio:
+            if (
+                i.file_size > (1 << 20)
+                and i.compress_size
+                and i.file_size / i.compress_size > limits.max_ratio
+            ):
                 raise Unreadable("压缩比异常（疑似压缩炸弹）")
         sheet_names = _sheet_names_by_part(zf, names)
         budget = limits.max_uncompressed_bytes
@@ -234,7 +238,9 @@ def check_zip(path: Path, limits: Limits) -> PreCheck:
             if _DTD.search(text):
                 raise Unreadable(f"XML部件{i.filename}含有DOCTYPE/实体声明，出于安全原因拒绝读取")
             if _long_text(text, limits.max_string_bytes):
-                raise Unreadable(f"XML部件{i.filename}中有超长文本（超过{limits.max_string_bytes // 1024} KB）")
+                raise Unreadable(
+                    f"XML部件{i.filename}中有超长文本（超过{limits.max_string_bytes // 1024} KB）"
+                )
             sst = _SST_TAG.search(text[:4096])
             if sst and any(int(n) > limits.max_cells for n in _COUNT.findall(sst.group(0))):
                 raise Unreadable("共享字符串数量异常")
@@ -262,7 +268,9 @@ class _Cfb:
         self.data = data
         self.ssz = 1 << shift
         n_fat, self.dir_start = struct.unpack_from("<II", data, 44)
-        self.mini_cutoff, self.minifat_start, n_minifat, difat_start, n_difat = struct.unpack_from("<IIIII", data, 56)
+        self.mini_cutoff, self.minifat_start, n_minifat, difat_start, n_difat = struct.unpack_from(
+            "<IIIII", data, 56
+        )
         self.n_sectors = max(0, (len(data) - self.ssz) // self.ssz + 1)
         difat = list(struct.unpack_from("<109I", data, 76))
         sec, seen = difat_start, 0
@@ -283,14 +291,14 @@ class _Cfb:
             start, size = struct.unpack_from("<IQ", dir_bytes, off + 116)
             if shift == 9:
                 size &= 0xFFFFFFFF
-            name = dir_bytes[off:off + min(nlen, 64)].decode("utf-16-le", errors="replace").rstrip("\x00")
+            name = dir_bytes[off : off + min(nlen, 64)].decode("utf-16-le", errors="replace").rstrip("\x00")
             self.entries.append((name, typ, start, size))
 
     def _sector(self, i: int) -> bytes:
         if i >= self.n_sectors:
             raise Unreadable("文件已损坏（扇区越界，文件可能未完整上传）")
         off = (i + 1) * self.ssz
-        return self.data[off:off + self.ssz]
+        return self.data[off : off + self.ssz]
 
     def _chain(self, start: int, fat: list[int], read) -> bytes:
         out, sec, n = [], start, 0
@@ -315,7 +323,7 @@ class _Cfb:
                 minifat = list(struct.unpack_from(f"<{len(minifat_b) // 4}I", minifat_b))
 
                 def mini(i: int, ministream: bytes = ministream) -> bytes:
-                    return ministream[i * 64:(i + 1) * 64]
+                    return ministream[i * 64 : (i + 1) * 64]
 
                 return self._chain(start, minifat, mini)[:size]
         return None

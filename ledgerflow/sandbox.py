@@ -118,9 +118,7 @@ def _signal_name(code: int | None) -> str:
         return f"信号{-code}"
 
 
-def parse_files(
-    paths: list[str], template_path: str, limits: Limits, ingest_day: date
-) -> list[Parsed]:
+def parse_files(paths: list[str], template_path: str, limits: Limits, ingest_day: date) -> list[Parsed]:
     """Parse files in order in one child process (restarted after a death); one result per path."""
     tpl = load_template(template_path)
     worker = Worker(template_path, limits, ingest_day)

@@ -41,7 +41,9 @@ class Book:
     sheets: list[Sheet]
 
 
-def _fill_merged(rows: list[list[Any]], merged: list[tuple[int, int, int, int]], max_cells: int = 2_000_000) -> None:
+def _fill_merged(
+    rows: list[list[Any]], merged: list[tuple[int, int, int, int]], max_cells: int = 2_000_000
+) -> None:
     if not merged:
         return
     max_r = max(m[2] for m in merged)

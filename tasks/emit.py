@@ -22,8 +22,9 @@ def write_data(fr: dict[str, pd.DataFrame], out: Path, as_of: date, root: str) -
 
 @task(name="write county report", cache_policy=NO_CACHE)
 def write_report(fr: dict[str, pd.DataFrame], out: Path, as_of: date, root: str) -> list[Path]:
-    return list(render_report(fr["rollup"], fr["units"], fr["submissions"], unit_code=root, as_of=as_of,
-                              out_dir=out))
+    return list(
+        render_report(fr["rollup"], fr["units"], fr["submissions"], unit_code=root, as_of=as_of, out_dir=out)
+    )
 
 
 @task(name="write summary workbook", cache_policy=NO_CACHE)
@@ -32,6 +33,7 @@ def write_summary_book(fr: dict[str, pd.DataFrame], out: Path, as_of: date) -> P
 
 
 @task(name="write feedback workbooks", cache_policy=NO_CACHE)
-def write_feedback_books(fr: dict[str, pd.DataFrame], files: list[FileRef], out: Path, cache_dir: Path,
-                         workers: int) -> dict[str, int]:
+def write_feedback_books(
+    fr: dict[str, pd.DataFrame], files: list[FileRef], out: Path, cache_dir: Path, workers: int
+) -> dict[str, int]:
     return pipeline.write_feedback_books(fr["issues"], files, out / "feedback", cache_dir, workers)

@@ -31,8 +31,14 @@ def read_registry(registry: Path, template_path: str) -> Registry:
     return pipeline.load_registry(registry, load_template(template_path))
 
 
-@task(name="discover inbox", retries=2, retry_delay_seconds=2, retry_condition_fn=_io_error,
-      cache_policy=NO_CACHE, timeout_seconds=3600)
+@task(
+    name="discover inbox",
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=_io_error,
+    cache_policy=NO_CACHE,
+    timeout_seconds=3600,
+)
 def discover_inbox(inbox: Path, template_path: str, registry: Registry) -> list[FileRef]:
     tpl = load_template(template_path)
     return pipeline.describe_files(pipeline.list_inbox(inbox), tpl, registry)
@@ -43,9 +49,20 @@ def plan_batches(files: list[FileRef], private: Path, workers: int) -> list[list
     return pipeline.plan_batches(files, pipeline.known_shas(private), workers)
 
 
-@task(name="parse workbook batch", retries=1, retry_delay_seconds=2, retry_condition_fn=_io_error,
-      cache_policy=NO_CACHE, task_run_name="parse batch {index}")
+@task(
+    name="parse workbook batch",
+    retries=1,
+    retry_delay_seconds=2,
+    retry_condition_fn=_io_error,
+    cache_policy=NO_CACHE,
+    task_run_name="parse batch {index}",
+)
 def parse_batch(
-    batch: list[tuple[str, str]], index: int, template_path: str, limits: Limits, ingest_day: date, stage_dir: Path
+    batch: list[tuple[str, str]],
+    index: int,
+    template_path: str,
+    limits: Limits,
+    ingest_day: date,
+    stage_dir: Path,
 ) -> dict[str, Any]:
     return pipeline.parse_batch(batch, template_path, limits, ingest_day, stage_dir)

@@ -18,14 +18,21 @@ from tasks.ingest import _io_error
 from warehouse import publish as pub
 
 
-@task(name="copy warehouse to private file", retries=2, retry_delay_seconds=2, retry_condition_fn=_io_error,
-      cache_policy=NO_CACHE)
+@task(
+    name="copy warehouse to private file",
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=_io_error,
+    cache_policy=NO_CACHE,
+)
 def prepare_private(warehouse: Path) -> Path:
     return pub.prepare_private(warehouse)
 
 
 @task(name="begin run", cache_policy=NO_CACHE)
-def begin_run(private: Path, template_path: str, as_of: date, inbox: Path, registry: Path) -> pipeline.RunContext:
+def begin_run(
+    private: Path, template_path: str, as_of: date, inbox: Path, registry: Path
+) -> pipeline.RunContext:
     con = duckdb.connect(str(private))
     try:
         return pipeline.begin_run(con, load_template(template_path), as_of, inbox, registry)
@@ -43,8 +50,9 @@ def load_batches(private: Path, template_path: str, stages: list[str], run_id: i
 
 
 @task(name="resolve units and record run", cache_policy=NO_CACHE)
-def record_run(private: Path, template_path: str, ctx: pipeline.RunContext, files: list[FileRef],
-               registry: Registry) -> dict[str, int]:
+def record_run(
+    private: Path, template_path: str, ctx: pipeline.RunContext, files: list[FileRef], registry: Registry
+) -> dict[str, int]:
     con = duckdb.connect(str(private))
     try:
         return pipeline.record_run(con, ctx, files, registry, load_template(template_path))
@@ -71,7 +79,12 @@ def finish_run(private: Path, ctx: pipeline.RunContext, files_seen: int, files_p
         con.close()
 
 
-@task(name="publish warehouse", retries=2, retry_delay_seconds=2, retry_condition_fn=_io_error,
-      cache_policy=NO_CACHE)
+@task(
+    name="publish warehouse",
+    retries=2,
+    retry_delay_seconds=2,
+    retry_condition_fn=_io_error,
+    cache_policy=NO_CACHE,
+)
 def publish(private: Path, warehouse: Path) -> None:
     pub.publish(private, warehouse)

@@ -32,8 +32,14 @@ def limits():
     return Limits()
 
 
-def write_book(path: Path, sheets: dict[str, list[list]], *, merges: dict[str, list[str]] | None = None,
-               hidden: tuple[str, ...] = (), engine: str = "openpyxl") -> Path:
+def write_book(
+    path: Path,
+    sheets: dict[str, list[list]],
+    *,
+    merges: dict[str, list[str]] | None = None,
+    hidden: tuple[str, ...] = (),
+    engine: str = "openpyxl",
+) -> Path:
     """A real workbook: ``sheets`` maps a sheet name to its rows (lists of cell values, row 1 first;
     ``None`` leaves a cell blank); ``merges`` maps a sheet name to ranges like ``"A3:A5"``."""
     merges = merges or {}
@@ -87,7 +93,9 @@ def write_book(path: Path, sheets: dict[str, list[list]], *, merges: dict[str, l
         for name, rows in sheets.items():
             ws = wb.add_sheet(name)
             merged = [_bounds(rng) for rng in merges.get(name, [])]
-            covered = {(r, c) for r0, c0, r1, c1 in merged for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)}
+            covered = {
+                (r, c) for r0, c0, r1, c1 in merged for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)
+            }
             for r0, c0, r1, c1 in merged:
                 ws.write_merge(r0, r1, c0, c1, _value_at(rows, rng_name(r0, c0)))
             for r, row in enumerate(rows):
@@ -179,10 +187,30 @@ def run_cli(cli_env) -> Callable[..., subprocess.CompletedProcess]:
     if not LEDGERFLOW.exists():
         pytest.skip(f"{LEDGERFLOW} is not installed")
 
-    def run(inbox: Path, registry: Path, warehouse: Path, out: Path, as_of: str, *, background_log: Path | None = None):
+    def run(
+        inbox: Path,
+        registry: Path,
+        warehouse: Path,
+        out: Path,
+        as_of: str,
+        *,
+        background_log: Path | None = None,
+    ):
         """Runs to the end; with ``background_log``, starts it writing its output there and returns the Popen."""
-        argv = [str(LEDGERFLOW), "run", "--inbox", str(inbox), "--registry", str(registry),
-                "--warehouse", str(warehouse), "--out", str(out), "--as-of", as_of]
+        argv = [
+            str(LEDGERFLOW),
+            "run",
+            "--inbox",
+            str(inbox),
+            "--registry",
+            str(registry),
+            "--warehouse",
+            str(warehouse),
+            "--out",
+            str(out),
+            "--as-of",
+            as_of,
+        ]
         if background_log is not None:
             with open(background_log, "wb") as fh:
                 return subprocess.Popen(argv, env=cli_env, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT)
@@ -197,8 +225,16 @@ def score(shared_dir) -> Callable[[Path, str], subprocess.CompletedProcess]:
     samples = shared_dir / "samples"
 
     def run(out: Path, label: str) -> subprocess.CompletedProcess:
-        argv = [sys.executable, str(samples / "check.py"), "--expected", str(samples / "small" / "expected.json"),
-                "--out", str(out), "--as-of", label]
+        argv = [
+            sys.executable,
+            str(samples / "check.py"),
+            "--expected",
+            str(samples / "small" / "expected.json"),
+            "--out",
+            str(out),
+            "--as-of",
+            label,
+        ]
         return subprocess.run(argv, capture_output=True, text=True, timeout=300)
 
     return run
@@ -215,8 +251,12 @@ def sample_runs(shared_dir, run_cli, tmp_path_factory) -> dict[str, Path]:
     small = shared_dir / "samples" / "small"
     base = tmp_path_factory.mktemp("sample-county")
     wh = base / "warehouse.duckdb"
-    out: dict[str, Path] = {"base": base, "warehouse": wh, "inbox": small / "inbox",
-                            "registry": small / "registry.xlsx"}
+    out: dict[str, Path] = {
+        "base": base,
+        "warehouse": wh,
+        "inbox": small / "inbox",
+        "registry": small / "registry.xlsx",
+    }
     for label, as_of in (("primary", "2023-12-15"), ("second", "2024-01-20")):
         res = run_cli(small / "inbox", small / "registry.xlsx", wh, base / f"out-{label}", as_of)
         (base / f"run-{label}.log").write_text(res.stdout + res.stderr, encoding="utf-8")

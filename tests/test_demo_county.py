@@ -39,9 +39,24 @@ def county(tmp_path_factory):
     env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     env.pop("PREFECT_API_URL", None)
     proc = subprocess.run(
-        [str(LEDGERFLOW), "run", "--inbox", str(root / "inbox"), "--registry", str(root / "registry.xlsx"),
-         "--warehouse", str(root / "w.duckdb"), "--out", str(root / "out"), "--as-of", AS_OF.isoformat()],
-        capture_output=True, text=True, env=env, timeout=600,
+        [
+            str(LEDGERFLOW),
+            "run",
+            "--inbox",
+            str(root / "inbox"),
+            "--registry",
+            str(root / "registry.xlsx"),
+            "--warehouse",
+            str(root / "w.duckdb"),
+            "--out",
+            str(root / "out"),
+            "--as-of",
+            AS_OF.isoformat(),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     truth = json.loads((root / "truth.json").read_text(encoding="utf-8"))
@@ -126,11 +141,19 @@ def test_loaded_rows_are_the_rows_the_generator_wrote(county):
     try:
         for unit, f in expected.items():
             ledger = f["ledger"]
-            for table, key in (("meetings", ("date", "kind")), ("study", ("date", "kind")),
-                               ("research", ("title", "status")), ("problems", ("problem_id", "status")),
-                               ("measures", ("problem_id", "status")), ("outcomes", ("name", "kind")),
-                               ("plans", ("name", "kind")), ("org", ("name", "kind"))):
-                want = Counter(tuple(str(r[k]) if r[k] is not None else None for k in key) for r in ledger[table])
+            for table, key in (
+                ("meetings", ("date", "kind")),
+                ("study", ("date", "kind")),
+                ("research", ("title", "status")),
+                ("problems", ("problem_id", "status")),
+                ("measures", ("problem_id", "status")),
+                ("outcomes", ("name", "kind")),
+                ("plans", ("name", "kind")),
+                ("org", ("name", "kind")),
+            ):
+                want = Counter(
+                    tuple(str(r[k]) if r[k] is not None else None for k in key) for r in ledger[table]
+                )
                 rows = con.execute(
                     f"select {', '.join(key)} from main.{table} where unit_code = ?", [unit]
                 ).fetchall()
@@ -151,7 +174,9 @@ def test_headline_figures_recomputed_from_the_truth(county):
     measures = sum(len(lg["measures"]) for lg in ledgers)
     closed = sum(1 for lg in ledgers for p in lg["problems"] if p["status"] == "closed")
     overdue = sum(
-        1 for lg in ledgers for p in lg["problems"]
+        1
+        for lg in ledgers
+        for p in lg["problems"]
         if p["status"] != "closed" and p["deadline"] and date.fromisoformat(p["deadline"]) < AS_OF
     )
     domains = {t["domain"] for lg in ledgers for t in lg["research"]}

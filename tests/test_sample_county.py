@@ -37,8 +37,11 @@ def test_figures_name_their_date_and_the_root(sample_runs):
 
 def test_every_inbox_file_is_listed_exactly_once(sample_runs):
     inbox = sample_runs["inbox"]
-    on_disk = sorted(os.path.relpath(os.path.join(d, f), inbox).replace(os.sep, "/")
-                     for d, _, fs in os.walk(inbox) for f in fs)
+    on_disk = sorted(
+        os.path.relpath(os.path.join(d, f), inbox).replace(os.sep, "/")
+        for d, _, fs in os.walk(inbox)
+        for f in fs
+    )
     for label in ("primary", "second"):
         with open(sample_runs[f"out-{label}"] / "submissions.csv", encoding="utf-8-sig", newline="") as fh:
             listed = sorted(r["path"] for r in csv.DictReader(fh))
@@ -48,11 +51,15 @@ def test_every_inbox_file_is_listed_exactly_once(sample_runs):
 def test_the_second_run_over_the_same_inbox_parsed_nothing(sample_runs):
     con = duckdb.connect(str(sample_runs["wh-second"]), read_only=True)
     try:
-        runs = con.execute("select as_of, files_seen, files_parsed, status from lf.runs order by run_id").fetchall()
+        runs = con.execute(
+            "select as_of, files_seen, files_parsed, status from lf.runs order by run_id"
+        ).fetchall()
     finally:
         con.close()
     n_files = sum(len(fs) for _, _, fs in os.walk(sample_runs["inbox"]))
     assert [(str(a), seen, st) for a, seen, _, st in runs] == [
-        ("2023-12-15", n_files, "completed"), ("2024-01-20", n_files, "completed")]
+        ("2023-12-15", n_files, "completed"),
+        ("2024-01-20", n_files, "completed"),
+    ]
     assert runs[0][2] > 0 and runs[1][2] == 0
     assert "需解析0个新工作簿" in sample_runs["log-second"].read_text(encoding="utf-8")

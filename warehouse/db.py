@@ -70,7 +70,9 @@ def materialise(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any
     con.execute(f"create or replace table lf.{stem} as {sql}", bind(sql, params))
 
 
-def insert_arrow(con: duckdb.DuckDBPyConnection, target: str, table: pa.Table, *, create: bool = False) -> None:
+def insert_arrow(
+    con: duckdb.DuckDBPyConnection, target: str, table: pa.Table, *, create: bool = False
+) -> None:
     """Bulk-insert an Arrow table (by column name) into ``target``; ``create`` makes it if absent.
 
     The table is registered under a private name: DuckDB's replacement scan would otherwise pick

@@ -31,8 +31,12 @@ def prefect_env(tmp_path_factory) -> dict[str, str]:
     """Environment for ``ledgerflow run`` subprocesses: a private PREFECT_HOME and an API server."""
     home = tmp_path_factory.mktemp("prefect-home")
     env = dict(os.environ)
-    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120", PREFECT_LOGGING_LEVEL="WARNING")
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",
+        PREFECT_LOGGING_LEVEL="WARNING",
+    )
     env.pop("PREFECT_API_URL", None)
     if os.environ.get("LEDGERFLOW_TEST_EPHEMERAL") == "1":
         yield env
@@ -40,9 +44,21 @@ def prefect_env(tmp_path_factory) -> dict[str, str]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
     log = open(home / "server.log", "w")
-    proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "prefect"), "server", "start", "--host", "127.0.0.1",
-                             "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            str(REPO / ".venv" / "bin" / "prefect"),
+            "server",
+            "start",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         if _wait_health(url, proc, 120):
             env["PREFECT_API_URL"] = url

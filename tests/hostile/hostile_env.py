@@ -47,16 +47,43 @@ def _wait_health(url: str, proc: subprocess.Popen, timeout: float) -> bool:
 
 
 def ledgerflow_args(inbox: Path, registry: Path, warehouse: Path, out: Path, as_of: str) -> list[str]:
-    return [str(LEDGERFLOW), "run", "--inbox", str(inbox), "--registry", str(registry), "--warehouse",
-            str(warehouse), "--out", str(out), "--as-of", as_of, "--workers", "2"]
+    return [
+        str(LEDGERFLOW),
+        "run",
+        "--inbox",
+        str(inbox),
+        "--registry",
+        str(registry),
+        "--warehouse",
+        str(warehouse),
+        "--out",
+        str(out),
+        "--as-of",
+        as_of,
+        "--workers",
+        "2",
+    ]
 
 
-def run_ledgerflow(env: dict[str, str], inbox: Path, registry: Path, warehouse: Path, out: Path,
-                   as_of: str = "2023-12-15", timeout: float = 600) -> subprocess.CompletedProcess:
+def run_ledgerflow(
+    env: dict[str, str],
+    inbox: Path,
+    registry: Path,
+    warehouse: Path,
+    out: Path,
+    as_of: str = "2023-12-15",
+    timeout: float = 600,
+) -> subprocess.CompletedProcess:
     """One real ``ledgerflow run`` in its own process group (killed whole on a timeout)."""
-    proc = subprocess.Popen(ledgerflow_args(inbox, registry, warehouse, out, as_of), env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            cwd=warehouse.parent)
+    proc = subprocess.Popen(
+        ledgerflow_args(inbox, registry, warehouse, out, as_of),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        cwd=warehouse.parent,
+    )
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -34,7 +34,9 @@ XML_DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
 BILLION_LAUGHS = (
     '<!DOCTYPE lolz [<!ENTITY lol "lol">'
-    + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+    + "".join(
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)
+    )
     + "]>\n"
 )
 XXE = '<!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n'
@@ -74,11 +76,30 @@ def write_zip(path: Path, members: list[Member]) -> None:
         lsize = m.size if m.local_size is None else m.local_size
         csize = m.size if m.central_size is None else m.central_size
         offset = len(out)
-        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0x0800, method, 0, 0x21, m.crc, len(m.raw), lsize,
-                           len(name), 0)
+        out += struct.pack(
+            "<IHHHHHIIIHH", 0x04034B50, 20, 0x0800, method, 0, 0x21, m.crc, len(m.raw), lsize, len(name), 0
+        )
         out += name + m.raw
-        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0x0800, method, 0, 0x21, m.crc,
-                               len(m.raw), csize, len(name), 0, 0, 0, 0, 0, offset)
+        central += struct.pack(
+            "<IHHHHHHIIIHHHHHII",
+            0x02014B50,
+            20,
+            20,
+            0x0800,
+            method,
+            0,
+            0x21,
+            m.crc,
+            len(m.raw),
+            csize,
+            len(name),
+            0,
+            0,
+            0,
+            0,
+            0,
+            offset,
+        )
         central += name
     cd_offset = len(out)
     out += central
@@ -103,7 +124,10 @@ def repeated_deflate(unit: bytes, times: int, head: bytes, tail: bytes) -> tuple
     crc = zlib.crc32(tail, crc)
     stream = first + block * times + last
     size = len(head) + len(unit) * times + len(tail)
-    assert zlib.decompressobj(-15).decompress(stream[: len(first) + 2 * len(block)], 64) == (head + unit * 2)[:64]
+    assert (
+        zlib.decompressobj(-15).decompress(stream[: len(first) + 2 * len(block)], 64)
+        == (head + unit * 2)[:64]
+    )
     return stream, crc, size
 
 
@@ -166,7 +190,7 @@ class Book:
             dim = f'<dimension ref="{dim}"/>' if dim else ""
             sheet_xml.append(
                 f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">{dim}<sheetData>{"".join(body)}</sheetData>'
-                f'{self.sheet_extra.get(si, "")}</worksheet>'
+                f"{self.sheet_extra.get(si, '')}</worksheet>"
             )
         sst_items = "".join(f'<si><t xml:space="preserve">{escape(s)}</t></si>' for s in strings)
         parts = {
@@ -177,17 +201,25 @@ class Book:
             ),
             "xl/workbook.xml": (
                 f'<workbook xmlns="{MAIN_NS}" xmlns:r="{REL_NS}"><sheets>'
-                + "".join(f'<sheet name="{escape(n, {chr(34): "&quot;"})}" sheetId="{i + 1}" r:id="rId{i + 1}"/>'
-                          for i, (n, _) in enumerate(self.sheets))
+                + "".join(
+                    f'<sheet name="{escape(n, {chr(34): "&quot;"})}" sheetId="{i + 1}" r:id="rId{i + 1}"/>'
+                    for i, (n, _) in enumerate(self.sheets)
+                )
                 + f"</sheets>{self.workbook_extra}</workbook>"
             ),
             "xl/_rels/workbook.xml.rels": (
                 f'<Relationships xmlns="{PKG_REL_NS}">'
-                + "".join(f'<Relationship Id="rId{i + 1}" Type="{REL_NS}/worksheet" '
-                          f'Target="worksheets/sheet{i + 1}.xml"/>' for i in range(len(self.sheets)))
+                + "".join(
+                    f'<Relationship Id="rId{i + 1}" Type="{REL_NS}/worksheet" '
+                    f'Target="worksheets/sheet{i + 1}.xml"/>'
+                    for i in range(len(self.sheets))
+                )
                 + f'<Relationship Id="rIdS" Type="{REL_NS}/sharedStrings" Target="sharedStrings.xml"/>'
                 + f'<Relationship Id="rIdT" Type="{REL_NS}/styles" Target="styles.xml"/>'
-                + "".join(f'<Relationship Id="{i}" Type="{t}" Target="{g}"/>' for i, t, g in self.workbook_rels_extra)
+                + "".join(
+                    f'<Relationship Id="{i}" Type="{t}" Target="{g}"/>'
+                    for i, t, g in self.workbook_rels_extra
+                )
                 + "</Relationships>"
             ),
             "xl/styles.xml": (
@@ -209,15 +241,20 @@ class Book:
         return out
 
     def _content_types(self) -> str:
-        main = ("application/vnd.ms-excel.sheet.macroEnabled.main+xml" if self.macro else
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml")
-        ov = {"/xl/workbook.xml": main,
-              "/xl/styles.xml": "application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml",
-              "/xl/sharedStrings.xml":
-                  "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"}
+        main = (
+            "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
+            if self.macro
+            else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
+        )
+        ov = {
+            "/xl/workbook.xml": main,
+            "/xl/styles.xml": "application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml",
+            "/xl/sharedStrings.xml": "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml",
+        }
         for i in range(len(self.sheets)):
             ov[f"/xl/worksheets/sheet{i + 1}.xml"] = (
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml")
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+            )
         ov.update(self.content_type_overrides)
         return (
             f'<Types xmlns="{CT_NS}">'
@@ -228,8 +265,12 @@ class Book:
             + "</Types>"
         )
 
-    def write(self, path: Path, replace: dict[str, bytes] | None = None,
-              lie: dict[str, tuple[int | None, int | None]] | None = None) -> None:
+    def write(
+        self,
+        path: Path,
+        replace: dict[str, bytes] | None = None,
+        lie: dict[str, tuple[int | None, int | None]] | None = None,
+    ) -> None:
         parts = self.parts()
         parts.update(replace or {})
         members = []
@@ -272,14 +313,16 @@ def _bomb(d: Path, name: str, *, lie: bool, where: str = "sheet", mib: int = 204
     else:  # one huge shared string: a 1 GiB cell
         part = "xl/sharedStrings.xml"
         xml = parts[part]
-        cut = xml.index(b"<t xml:space=\"preserve\">") + len(b"<t xml:space=\"preserve\">")
+        cut = xml.index(b'<t xml:space="preserve">') + len(b'<t xml:space="preserve">')
         head, tail, unit = xml[:cut], xml[cut:], b"A" * (1 << 20)
     stream, crc, size = repeated_deflate(unit, mib, head, tail)
     members = []
     for pname, data in parts.items():
         if pname == part:
             small = 4096 if lie else None
-            members.append(Member(pname, raw=stream, crc=crc, size=size, local_size=small, central_size=small))
+            members.append(
+                Member(pname, raw=stream, crc=crc, size=size, local_size=small, central_size=small)
+            )
         else:
             members.append(Member(pname, data=data))
     write_zip(d / name, members)
@@ -302,9 +345,9 @@ def zip_bomb_central_lies_only(d: Path) -> str:
     eocd = data.rindex(b"PK\x05\x06")
     cd = struct.unpack_from("<I", data, eocd + 16)[0]
     pos = cd
-    while data[pos:pos + 4] == b"PK\x01\x02":
+    while data[pos : pos + 4] == b"PK\x01\x02":
         csize, usize, nlen, xlen, clen = struct.unpack_from("<IIHHH", data, pos + 20)
-        if data[pos + 46:pos + 46 + nlen] == b"xl/worksheets/sheet2.xml":
+        if data[pos + 46 : pos + 46 + nlen] == b"xl/worksheets/sheet2.xml":
             struct.pack_into("<I", data, pos + 24, 4096)
         pos += 46 + nlen + xlen + clen
     p.write_bytes(bytes(data))
@@ -329,7 +372,8 @@ def rows_beyond_limit(d: Path) -> str:
     book = base_book(sheet_extra={})
     parts = book.parts()
     xml = parts["xl/worksheets/sheet2.xml"].replace(
-        b"</sheetData>", b'<row r="1048577"><c r="A1048577"><v>1</v></c></row></sheetData>')
+        b"</sheetData>", b'<row r="1048577"><c r="A1048577"><v>1</v></c></row></sheetData>'
+    )
     book.write(d / "rows_beyond_limit.xlsx", replace={"xl/worksheets/sheet2.xml": xml})
     return "rows_beyond_limit.xlsx"
 
@@ -351,7 +395,8 @@ def far_cell(d: Path) -> str:
     book = base_book()
     parts = book.parts()
     xml = parts["xl/worksheets/sheet2.xml"].replace(
-        b"</sheetData>", b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>')
+        b"</sheetData>", b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>'
+    )
     book.write(d / "far_cell.xlsx", replace={"xl/worksheets/sheet2.xml": xml})
     return "far_cell.xlsx"
 
@@ -360,9 +405,14 @@ def far_cell_disguised(d: Path) -> str:
     """The far cell with a namespace prefix, single quotes, lower case and leading zeros."""
     book = base_book()
     parts = book.parts()
-    xml = parts["xl/worksheets/sheet2.xml"].replace(
-        b"<worksheet ", b'<worksheet xmlns:x="' + MAIN_NS.encode() + b'" ').replace(
-        b"</sheetData>", b"<x:row r = '001048576'><x:c r = 'xfd0001048576'><x:v>1</x:v></x:c></x:row></sheetData>")
+    xml = (
+        parts["xl/worksheets/sheet2.xml"]
+        .replace(b"<worksheet ", b'<worksheet xmlns:x="' + MAIN_NS.encode() + b'" ')
+        .replace(
+            b"</sheetData>",
+            b"<x:row r = '001048576'><x:c r = 'xfd0001048576'><x:v>1</x:v></x:c></x:row></sheetData>",
+        )
+    )
     book.write(d / "far_cell_disguised.xlsx", replace={"xl/worksheets/sheet2.xml": xml})
     return "far_cell_disguised.xlsx"
 
@@ -450,15 +500,18 @@ def doctype_utf16(d: Path) -> str:
     xml = parts["xl/sharedStrings.xml"].decode("utf-8").replace('encoding="UTF-8"', 'encoding="UTF-16"')
     decl_end = xml.index("?>") + 2
     xml = xml[:decl_end] + "\n" + BILLION_LAUGHS + xml[decl_end:].replace("学习动员", "&lol9;", 1)
-    book.write(d / "laughs_utf16.xlsx", replace={"xl/sharedStrings.xml": b"\xff\xfe" + xml.encode("utf-16-le")})
+    book.write(
+        d / "laughs_utf16.xlsx", replace={"xl/sharedStrings.xml": b"\xff\xfe" + xml.encode("utf-16-le")}
+    )
     return "laughs_utf16.xlsx"
 
 
 # OLE (compound file) ------------------------------------------------------------------------------
 
 
-def _dir_entry(name: str, typ: int, child: int = 0xFFFFFFFF, right: int = 0xFFFFFFFF, start: int = 0,
-               size: int = 0) -> bytes:
+def _dir_entry(
+    name: str, typ: int, child: int = 0xFFFFFFFF, right: int = 0xFFFFFFFF, start: int = 0, size: int = 0
+) -> bytes:
     raw = name.encode("utf-16-le") + b"\x00\x00"
     e = raw.ljust(64, b"\x00")
     e += struct.pack("<HBBIII", len(raw), typ, 1, 0xFFFFFFFF, right, child)
@@ -492,7 +545,7 @@ def ole_file(streams: list[tuple[str, bytes]], pad_front: int = 0) -> bytes:
         start = len(fat)
         starts.append(start)
         fat.extend(start + i + 1 if i < n - 1 else 0xFFFFFFFE for i in range(n))
-    stream_starts = starts[1 if pad_front else 0:-1]
+    stream_starts = starts[1 if pad_front else 0 : -1]
     dir_start = starts[-1]
     entries = [_dir_entry("Root Entry", 5, child=1, start=0xFFFFFFFE)]
     for i, (name, data) in enumerate(streams):
@@ -511,29 +564,42 @@ def ole_file(streams: list[tuple[str, bytes]], pad_front: int = 0) -> bytes:
 
 def encrypted_xlsx(d: Path) -> str:
     info = struct.pack("<HHI", 4, 4, 0x40) + b'<?xml version="1.0"?><encryption/>'
-    (d / "encrypted.xlsx").write_bytes(ole_file([
-        ("EncryptionInfo", info.ljust(4096, b"\x00")),
-        ("EncryptedPackage", struct.pack("<Q", 5000) + b"\x17" * 8192),
-    ]))
+    (d / "encrypted.xlsx").write_bytes(
+        ole_file(
+            [
+                ("EncryptionInfo", info.ljust(4096, b"\x00")),
+                ("EncryptedPackage", struct.pack("<Q", 5000) + b"\x17" * 8192),
+            ]
+        )
+    )
     return "encrypted.xlsx"
 
 
 def encrypted_xlsx_far_directory(d: Path) -> str:
     """The directory (with the stream names) beyond the first 64 KiB of the file."""
     info = struct.pack("<HHI", 4, 4, 0x40) + b'<?xml version="1.0"?><encryption/>'
-    (d / "encrypted_big.xlsx").write_bytes(ole_file([
-        ("EncryptionInfo", info.ljust(4096, b"\x00")),
-        ("EncryptedPackage", struct.pack("<Q", 60000) + b"\x17" * 20000),
-    ], pad_front=120))
+    (d / "encrypted_big.xlsx").write_bytes(
+        ole_file(
+            [
+                ("EncryptionInfo", info.ljust(4096, b"\x00")),
+                ("EncryptedPackage", struct.pack("<Q", 60000) + b"\x17" * 20000),
+            ],
+            pad_front=120,
+        )
+    )
     return "encrypted_big.xlsx"
 
 
 def encrypted_as_xls(d: Path) -> str:
     info = struct.pack("<HHI", 3, 2, 0x24) + b"standard encryption"
-    (d / "encrypted.xls").write_bytes(ole_file([
-        ("EncryptionInfo", info.ljust(4096, b"\x00")),
-        ("EncryptedPackage", struct.pack("<Q", 4000) + b"\x42" * 4096),
-    ]))
+    (d / "encrypted.xls").write_bytes(
+        ole_file(
+            [
+                ("EncryptionInfo", info.ljust(4096, b"\x00")),
+                ("EncryptedPackage", struct.pack("<Q", 4000) + b"\x42" * 4096),
+            ]
+        )
+    )
     return "encrypted.xls"
 
 
@@ -579,7 +645,9 @@ def rows_beyond_limit_dense(d: Path) -> str:
     xml = parts["xl/worksheets/sheet2.xml"]
     cut = xml.index(b"</sheetData>")
     body = b"".join(b"<row><c><v>%d</v></c></row>" % rnd.randrange(10**6) for _ in range(1_100_000))
-    book.write(d / "rows_beyond_limit_dense.xlsx", replace={"xl/worksheets/sheet2.xml": xml[:cut] + body + xml[cut:]})
+    book.write(
+        d / "rows_beyond_limit_dense.xlsx", replace={"xl/worksheets/sheet2.xml": xml[:cut] + body + xml[cut:]}
+    )
     return "rows_beyond_limit_dense.xlsx"
 
 
@@ -622,7 +690,7 @@ def corrupt_xlsx(d: Path) -> str:
     book.write(d / "corrupt.xlsx")
     data = bytearray((d / "corrupt.xlsx").read_bytes())
     pos = 0
-    while data[pos:pos + 4] == b"PK\x03\x04":
+    while data[pos : pos + 4] == b"PK\x03\x04":
         csize, _usize, nlen, xlen = struct.unpack_from("<IIHH", data, pos + 18)
         start = pos + 30 + nlen + xlen
         for i in range(start + csize // 3, start + csize // 3 + max(1, csize // 4)):
@@ -662,7 +730,9 @@ def pdf_as_xlsx(d: Path) -> str:
 def html_as_xls(d: Path) -> str:
     (d / "web_export.xls").write_text(
         "<html><head><meta charset='utf-8'></head><body><table><tr><td>单位代码</td><td>QX</td></tr>"
-        "</table></body></html>", encoding="utf-8")
+        "</table></body></html>",
+        encoding="utf-8",
+    )
     return "web_export.xls"
 
 
@@ -690,10 +760,14 @@ def zip_not_workbook(d: Path) -> str:
 
 
 def xlsm_with_macro(d: Path) -> str:
-    vba = ole_file([("VBA", b"Attribute VB_Name = \"ThisWorkbook\"\nShell(\"calc.exe\")\n".ljust(4096, b"\x00"))])
-    book = base_book(macro=True, extra_parts={"xl/vbaProject.bin": vba},
-                     workbook_rels_extra=[("rIdV", "http://schemas.microsoft.com/office/2006/relationships/vbaProject",
-                                           "vbaProject.bin")])
+    vba = ole_file([("VBA", b'Attribute VB_Name = "ThisWorkbook"\nShell("calc.exe")\n'.ljust(4096, b"\x00"))])
+    book = base_book(
+        macro=True,
+        extra_parts={"xl/vbaProject.bin": vba},
+        workbook_rels_extra=[
+            ("rIdV", "http://schemas.microsoft.com/office/2006/relationships/vbaProject", "vbaProject.bin")
+        ],
+    )
     book.sheets[0] = ("填报信息", info_rows(as_of="2023-09-03"))
     book.write(d / "macro.xlsm")
     return "macro.xlsm"
@@ -711,10 +785,13 @@ def external_link(d: Path) -> str:
         'TargetMode="External"/></Relationships>'
     )
     book = base_book(
-        extra_parts={"xl/externalLinks/externalLink1.xml": (XML_DECL + ext).encode(),
-                     "xl/externalLinks/_rels/externalLink1.xml.rels": (XML_DECL + ext_rels).encode()},
-        content_type_overrides={"/xl/externalLinks/externalLink1.xml":
-                                "application/vnd.openxmlformats-officedocument.spreadsheetml.externalLink+xml"},
+        extra_parts={
+            "xl/externalLinks/externalLink1.xml": (XML_DECL + ext).encode(),
+            "xl/externalLinks/_rels/externalLink1.xml.rels": (XML_DECL + ext_rels).encode(),
+        },
+        content_type_overrides={
+            "/xl/externalLinks/externalLink1.xml": "application/vnd.openxmlformats-officedocument.spreadsheetml.externalLink+xml"
+        },
         workbook_rels_extra=[("rIdE", f"{REL_NS}/externalLink", "externalLinks/externalLink1.xml")],
         workbook_extra='<externalReferences><externalReference r:id="rIdE"/></externalReferences>',
     )
@@ -745,12 +822,29 @@ def control_characters(d: Path) -> str:
 
 def formula_injection(d: Path) -> str:
     """Unit name, sheet name, headers and values that spreadsheet programs would evaluate."""
-    book = Book(sheets=[
-        ("填报信息", info_rows(name='=HYPERLINK("http://evil.example","点我")', as_of="2023-09-07")),
-        ("=会议", [["会议日期", "会议类型", "会议主题", "参会人数", "=1+2", "+SUM(A1)", "-2+3", "@cmd", "\t=tab",
-                   "\r=cr"],
-                  ["2023-09-01", "=动员部署会", "@SUM(1+1)", "-3", "=x", "+x", "-x", "@x", "\tx", "\rx"]]),
-    ])
+    book = Book(
+        sheets=[
+            ("填报信息", info_rows(name='=HYPERLINK("http://evil.example","点我")', as_of="2023-09-07")),
+            (
+                "=会议",
+                [
+                    [
+                        "会议日期",
+                        "会议类型",
+                        "会议主题",
+                        "参会人数",
+                        "=1+2",
+                        "+SUM(A1)",
+                        "-2+3",
+                        "@cmd",
+                        "\t=tab",
+                        "\r=cr",
+                    ],
+                    ["2023-09-01", "=动员部署会", "@SUM(1+1)", "-3", "=x", "+x", "-x", "@x", "\tx", "\rx"],
+                ],
+            ),
+        ]
+    )
     book.write(d / "formula_injection.xlsx")
     return "formula_injection.xlsx"
 
@@ -782,8 +876,11 @@ CASES: list[Case] = [
     Case(many_merges, "unreadable", what="300k merged ranges of 96 cells"),
     Case(sst_huge_count, "unreadable", what="sharedStrings uniqueCount 2^32-1"),
     Case(sst_huge_count_second_attr, "unreadable", what="uniqueCount 2^32-1 after count=1"),
-    *[Case(_doctype_case(kind, key), "unreadable", what=f"{kind} in {XML_PARTS[key]}")
-      for kind in ("laughs", "xxe") for key in XML_PARTS],
+    *[
+        Case(_doctype_case(kind, key), "unreadable", what=f"{kind} in {XML_PARTS[key]}")
+        for kind in ("laughs", "xxe")
+        for key in XML_PARTS
+    ],
     Case(doctype_utf16, "unreadable", what="billion laughs in a UTF-16 sharedStrings part"),
     Case(encrypted_xlsx, "unreadable", what="OLE EncryptionInfo/EncryptedPackage as .xlsx"),
     Case(encrypted_xlsx_far_directory, "unreadable", what="encrypted, directory beyond 64 KiB"),

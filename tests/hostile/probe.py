@@ -39,11 +39,17 @@ def _child(path: str, day: date, w: int) -> None:  # pragma: no cover - runs in 
     resource.setrlimit(resource.RLIMIT_AS, (s.limits.worker_memory_bytes, s.limits.worker_memory_bytes))
     try:
         result = parse_workbook(Path(path), load_template(str(s.template)), s.limits, day)
-        d = {"status": result.status, "codes": sorted({i.code for i in result.issues}),
-             "reason": next((i.message for i in result.issues if i.code == "E_FILE_UNREADABLE"), ""),
-             "info": {k: str(v) for k, v in result.info.items() if k in ("unit_code", "unit_name", "as_of")},
-             "tables": {k: [{f: _short(x) for f, x in rec.items()} for rec in v]
-                        for k, v in result.tables.items() if v}}
+        d = {
+            "status": result.status,
+            "codes": sorted({i.code for i in result.issues}),
+            "reason": next((i.message for i in result.issues if i.code == "E_FILE_UNREADABLE"), ""),
+            "info": {k: str(v) for k, v in result.info.items() if k in ("unit_code", "unit_name", "as_of")},
+            "tables": {
+                k: [{f: _short(x) for f, x in rec.items()} for rec in v]
+                for k, v in result.tables.items()
+                if v
+            },
+        }
     except MemoryError:
         d = {"status": "unreadable", "codes": ["E_FILE_UNREADABLE"], "reason": "MemoryError"}
     except BaseException as exc:  # noqa: BLE001 - the sandbox rejects the file on any exception
@@ -69,7 +75,9 @@ def main(paths: list[str], day: date = date(2023, 12, 15), timeout: float = 60.0
             _child(path, day, w)
         os.close(w)
         chunks: list[bytes] = []
-        reader = threading.Thread(target=lambda fd=r, out=chunks: out.extend(iter(lambda: os.read(fd, 1 << 16), b"")))
+        reader = threading.Thread(
+            target=lambda fd=r, out=chunks: out.extend(iter(lambda: os.read(fd, 1 << 16), b""))
+        )
         reader.start()
         deadline = time.monotonic() + timeout
         while True:
@@ -83,18 +91,30 @@ def main(paths: list[str], day: date = date(2023, 12, 15), timeout: float = 60.0
         os.close(r)
         line = b"".join(chunks).decode("utf-8")
         seconds = time.perf_counter() - t0
-        d = json.loads(line) if line else {
-            "status": "unreadable", "codes": ["E_FILE_UNREADABLE"],
-            "reason": f"child died: {signal.Signals(os.WTERMSIG(status)).name}" if os.WIFSIGNALED(status)
-            else f"child exit {os.WEXITSTATUS(status)}"}
+        d = (
+            json.loads(line)
+            if line
+            else {
+                "status": "unreadable",
+                "codes": ["E_FILE_UNREADABLE"],
+                "reason": f"child died: {signal.Signals(os.WTERMSIG(status)).name}"
+                if os.WIFSIGNALED(status)
+                else f"child exit {os.WEXITSTATUS(status)}",
+            }
+        )
         d.update(file=os.path.basename(path), seconds=seconds, peak_mb=usage.ru_maxrss / 1024)
         print(json.dumps(d, ensure_ascii=False, default=str), flush=True)
 
 
 def measure(paths: list[Path], timeout: float = 900) -> dict[str, dict]:
     """Run this script on ``paths`` in a fresh interpreter; file name -> result."""
-    proc = subprocess.run([sys.executable, __file__, *map(str, paths)], capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO)
+    proc = subprocess.run(
+        [sys.executable, __file__, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"probe failed: {proc.stderr[-2000:]}")
     out = {}

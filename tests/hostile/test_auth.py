@@ -30,8 +30,16 @@ def registry(tpl):
 
 def verdict(rel: str, code: str, name: str, registry, tpl, *, sha: str = "a" * 64) -> dict:
     ref = FileRef(rel, "/nonexistent/" + rel, 10, sha, submitter_of(rel, registry), "workbook")
-    parsed = {sha: {"status": "parsed", "unit_code": code, "unit_name": name, "info_sheet": "填报信息",
-                    "unit_code_cell": "B1", "unit_name_cell": "B2"}}
+    parsed = {
+        sha: {
+            "status": "parsed",
+            "unit_code": code,
+            "unit_name": name,
+            "info_sheet": "填报信息",
+            "unit_code_cell": "B1",
+            "unit_name_cell": "B2",
+        }
+    }
     res = resolve([ref], parsed, {}, {}, registry, tpl)
     (row,) = res.files
     row["codes"] = [i["code"] for i in res.issues]
@@ -77,10 +85,19 @@ def test_allowed(rel, code, name, why, registry, tpl):
 
 def test_forbidden_copy_does_not_suppress_the_owners_upload(registry, tpl):
     sha = "b" * 64
-    refs = [FileRef("QX-T01/copy.xlsx", "/x/1", 10, sha, "QX-T01", "workbook"),
-            FileRef("QX-T02/mine.xlsx", "/x/2", 10, sha, "QX-T02", "workbook")]
-    parsed = {sha: {"status": "parsed", "unit_code": "QX-T02", "unit_name": "", "info_sheet": "填报信息",
-                    "unit_code_cell": "B1"}}
+    refs = [
+        FileRef("QX-T01/copy.xlsx", "/x/1", 10, sha, "QX-T01", "workbook"),
+        FileRef("QX-T02/mine.xlsx", "/x/2", 10, sha, "QX-T02", "workbook"),
+    ]
+    parsed = {
+        sha: {
+            "status": "parsed",
+            "unit_code": "QX-T02",
+            "unit_name": "",
+            "info_sheet": "填报信息",
+            "unit_code_cell": "B1",
+        }
+    }
     res = resolve(refs, parsed, {}, {}, registry, tpl)
     own = next(r for r in res.files if r["path"] == "QX-T02/mine.xlsx")
     assert own["verdict"] == "accepted", own
@@ -89,12 +106,19 @@ def test_forbidden_copy_does_not_suppress_the_owners_upload(registry, tpl):
 # ---- registries refused as a whole -----------------------------------------------------------------
 
 HEADER = ["单位代码", "单位名称", "单位类型", "上级单位代码"]
-BASE = [["QX", "县委", "县委", ""], ["QX-T01", "甲乡党委", "乡镇党委", "QX"], ["QX-T01-B001", "甲乡一支部", "党支部", "QX-T01"],
-        ["QX-T02", "乙镇党委", "乡镇党委", "QX"]]
+BASE = [
+    ["QX", "县委", "县委", ""],
+    ["QX-T01", "甲乡党委", "乡镇党委", "QX"],
+    ["QX-T01-B001", "甲乡一支部", "党支部", "QX-T01"],
+    ["QX-T02", "乙镇党委", "乡镇党委", "QX"],
+]
 
 BAD_REGISTRIES = {
-    "cycle": (BASE + [["QX-T09", "丙乡党委", "乡镇党委", "QX-T09-B1"], ["QX-T09-B1", "丙乡支部", "党支部", "QX-T09"]],
-              ["循环", "第6行", "第7行"]),
+    "cycle": (
+        BASE
+        + [["QX-T09", "丙乡党委", "乡镇党委", "QX-T09-B1"], ["QX-T09-B1", "丙乡支部", "党支部", "QX-T09"]],
+        ["循环", "第6行", "第7行"],
+    ),
     "self_parent": (BASE + [["QX-T09", "丙乡党委", "乡镇党委", "QX-T09"]], ["循环", "第6行"]),
     "two_roots": (BASE + [["XX", "另一县委", "县委", ""]], ["根单位", "第2行", "第6行"]),
     "unknown_parent": (BASE + [["QX-T09", "丙乡党委", "乡镇党委", "QX-NOPE"]], ["第6行", "QX-NOPE"]),
@@ -116,9 +140,25 @@ def test_bad_registry_is_refused(kind, warehouse_exists, tmp_path):
     if warehouse_exists:
         wh.write_bytes(b"not touched" * 100)
     before = {p.name: p.read_bytes() for p in wh.parent.iterdir()}
-    p = subprocess.run([str(LEDGERFLOW), "run", "--inbox", str(tmp_path / "inbox"), "--registry", str(reg),
-                        "--warehouse", str(wh), "--out", str(tmp_path / "out"), "--as-of", "2023-12-15"],
-                       capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [
+            str(LEDGERFLOW),
+            "run",
+            "--inbox",
+            str(tmp_path / "inbox"),
+            "--registry",
+            str(reg),
+            "--warehouse",
+            str(wh),
+            "--out",
+            str(tmp_path / "out"),
+            "--as-of",
+            "2023-12-15",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 2, (p.returncode, p.stderr[-2000:])
     for text in must_name:
         assert text in p.stderr, (kind, text, p.stderr)

@@ -73,8 +73,13 @@ def digest(path: Path) -> str:
 
 
 def start_analyst(warehouse: Path, mode: str) -> subprocess.Popen:
-    p = subprocess.Popen([sys.executable, "-c", ANALYST, str(warehouse), mode], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-c", ANALYST, str(warehouse), mode],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = p.stdout.readline()
     assert line.strip() == "ready", (line, p.stderr.read() if p.poll() is not None else "")
     return p
@@ -104,11 +109,19 @@ def refs(sample, prefect_env, tmp_path_factory):
     duration = time.monotonic() - t0
     analyst_log = stop_analyst(analyst)
     assert p.returncode == 0, p.stderr[-3000:]
-    return {"root": root, "inbox": inbox, "registry": registry, "old": old, "old_state": state(old),
-            "new_state": state(ref), "duration": duration, "analyst_log": analyst_log,
-            "figures": (root / "ref" / "out" / "figures.json").read_bytes(),
-            "rollup": (root / "ref" / "out" / "rollup.csv").read_bytes(),
-            "submissions": len(read_csv(root / "ref" / "out" / "submissions.csv"))}
+    return {
+        "root": root,
+        "inbox": inbox,
+        "registry": registry,
+        "old": old,
+        "old_state": state(old),
+        "new_state": state(ref),
+        "duration": duration,
+        "analyst_log": analyst_log,
+        "figures": (root / "ref" / "out" / "figures.json").read_bytes(),
+        "rollup": (root / "ref" / "out" / "rollup.csv").read_bytes(),
+        "submissions": len(read_csv(root / "ref" / "out" / "submissions.csv")),
+    }
 
 
 def test_read_only_analyst_never_fails_a_run(refs):
@@ -125,7 +138,9 @@ def test_read_write_analyst_fails_the_run_naming_it(refs, prefect_env):
     before = digest(wh)
     analyst = start_analyst(wh, "rw")
     try:
-        p = run_ledgerflow(prefect_env, refs["inbox"], refs["registry"], wh, refs["root"] / "rw" / "out", NEW_AS_OF)
+        p = run_ledgerflow(
+            prefect_env, refs["inbox"], refs["registry"], wh, refs["root"] / "rw" / "out", NEW_AS_OF
+        )
     finally:
         stop_analyst(analyst)
     assert p.returncode == 1, (p.returncode, p.stderr[-3000:])
@@ -145,8 +160,14 @@ def kill_runs(refs, prefect_env, kills: int, seed: int) -> list[tuple[float, str
     seen = []
     for _ in range(kills):
         delay = rnd.uniform(0.5, max(1.0, refs["duration"]))
-        proc = subprocess.Popen(ledgerflow_args(refs["inbox"], refs["registry"], wh, out, NEW_AS_OF), env=prefect_env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, cwd=d)
+        proc = subprocess.Popen(
+            ledgerflow_args(refs["inbox"], refs["registry"], wh, out, NEW_AS_OF),
+            env=prefect_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=d,
+        )
         time.sleep(delay)
         try:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -164,14 +185,18 @@ def kill_runs(refs, prefect_env, kills: int, seed: int) -> list[tuple[float, str
     assert (out / "figures.json").read_bytes() == refs["figures"]
     assert (out / "rollup.csv").read_bytes() == refs["rollup"]
     assert len(read_csv(out / "submissions.csv")) == count_inbox_entries(refs["inbox"])
-    leftovers = [p.name for p in d.iterdir() if ".building-" in p.name or p.name.startswith(".ledgerflow-stage-")]
+    leftovers = [
+        p.name for p in d.iterdir() if ".building-" in p.name or p.name.startswith(".ledgerflow-stage-")
+    ]
     assert not leftovers, leftovers
     print(f"\nkills survived {len(seen)} of {kills} (delay s, state after, exit): {seen}")
     return seen
 
 
 def test_sigkill_at_random_points(refs, prefect_env):
-    kill_runs(refs, prefect_env, kills=int(os.environ.get("LEDGERFLOW_KILLS", "3")), seed=int(time.time()) % 10_000)
+    kill_runs(
+        refs, prefect_env, kills=int(os.environ.get("LEDGERFLOW_KILLS", "3")), seed=int(time.time()) % 10_000
+    )
 
 
 @pytest.mark.slow

@@ -29,14 +29,18 @@ def format_table(results: dict[str, dict], cases=None) -> str:
     lines = [f"{'file':34s} {'verdict':10s} {'seconds':>7s} {'peak MB':>8s}  reason / codes"]
     for name, r in sorted(results.items()):
         why = r.get("reason", "")
-        why = why[why.find("（") + 1:why.rfind("）")] if "（" in why else why
-        lines.append(f"{name:34s} {r['status']:10s} {r['seconds']:7.2f} {r['peak_mb']:8.0f}  "
-                     f"{why or ','.join(r.get('codes', []))}")
+        why = why[why.find("（") + 1 : why.rfind("）")] if "（" in why else why
+        lines.append(
+            f"{name:34s} {r['status']:10s} {r['seconds']:7.2f} {r['peak_mb']:8.0f}  "
+            f"{why or ','.join(r.get('codes', []))}"
+        )
     rejected = sum(1 for r in results.values() if r["status"] == "unreadable")
     worst_t = max(results.values(), key=lambda r: r["seconds"])
     worst_m = max(results.values(), key=lambda r: r["peak_mb"])
-    lines.append(f"{rejected} rejected of {len(results)} tried; slowest {worst_t['file']} {worst_t['seconds']:.2f} s; "
-                 f"largest {worst_m['file']} {worst_m['peak_mb']:.0f} MB")
+    lines.append(
+        f"{rejected} rejected of {len(results)} tried; slowest {worst_t['file']} {worst_t['seconds']:.2f} s; "
+        f"largest {worst_m['file']} {worst_m['peak_mb']:.0f} MB"
+    )
     return "\n".join(lines)
 
 

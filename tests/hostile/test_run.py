@@ -28,13 +28,20 @@ def hostile_run(sample, prefect_env, tmp_path_factory):
     inj = inbox / "hostile" / "formula_injection.xlsx"
     for name in INJECTION_NAMES:
         shutil.copy(inj, inbox / name)
-    Book(sheets=[("填报信息", info_rows(as_of="2023-09-09")), ("会议", meeting_rows())]).write(inbox / NEWLINE_NAME)
-    Book(sheets=[("填报信息", info_rows(as_of="2023-09-10")), ("会议", meeting_rows())]).write(inbox / UNICODE_NAME)
+    Book(sheets=[("填报信息", info_rows(as_of="2023-09-09")), ("会议", meeting_rows())]).write(
+        inbox / NEWLINE_NAME
+    )
+    Book(sheets=[("填报信息", info_rows(as_of="2023-09-10")), ("会议", meeting_rows())]).write(
+        inbox / UNICODE_NAME
+    )
     Book(sheets=[("填报信息", info_rows(as_of="2023-09-11")), ("会议", meeting_rows())]).write(
-        Path(os.fsdecode(os.fsencode(inbox) + b"/" + GBK_NAME)))
+        Path(os.fsdecode(os.fsencode(inbox) + b"/" + GBK_NAME))
+    )
     outside = root / "outside"
     outside.mkdir()
-    Book(sheets=[("填报信息", info_rows(as_of="2023-12-14")), ("会议", meeting_rows())]).write(outside / "x.xlsx")
+    Book(sheets=[("填报信息", info_rows(as_of="2023-12-14")), ("会议", meeting_rows())]).write(
+        outside / "x.xlsx"
+    )
     links = {
         "hostile/link_to_passwd.xlsx": "/etc/passwd",
         "hostile/link_outside.xlsx": str(outside / "x.xlsx"),
@@ -48,8 +55,15 @@ def hostile_run(sample, prefect_env, tmp_path_factory):
     os.mkfifo(inbox / "hostile" / "pipe.xlsx")
     wh, out = root / "warehouse.duckdb", root / "out"
     proc = run_ledgerflow(prefect_env, inbox, registry, wh, out)
-    return {"proc": proc, "inbox": inbox, "out": out, "cases": cases, "links": links, "warehouse": wh,
-            "entries": count_inbox_entries(inbox)}
+    return {
+        "proc": proc,
+        "inbox": inbox,
+        "out": out,
+        "cases": cases,
+        "links": links,
+        "warehouse": wh,
+        "entries": count_inbox_entries(inbox),
+    }
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +96,11 @@ def test_good_files_keep_their_status(sample, subs):
     for f in expected["files"]:
         got = subs.get(f["path"], {}).get("status")
         want = f["status"]["primary"]
-        group = by_sha[f["sha256"]] | {"duplicate"} if len(by_sha[f["sha256"]]) > 1 or want == "duplicate" else {want}
+        group = (
+            by_sha[f["sha256"]] | {"duplicate"}
+            if len(by_sha[f["sha256"]]) > 1 or want == "duplicate"
+            else {want}
+        )
         if got not in group:
             wrong.append((f["path"], want, got))
     assert not wrong

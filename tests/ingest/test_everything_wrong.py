@@ -26,42 +26,62 @@ def _everything_wrong() -> tuple[dict[str, list[list]], dict[str, list[str]]]:
     ]
     study = table("study")
     study[1][2] = "看电影"  # E_VOCAB C2
-    research = [[v for i, v in enumerate(r) if i != HEAD["research"].index("所属版块")] for r in table("research")]
+    research = [
+        [v for i, v in enumerate(r) if i != HEAD["research"].index("所属版块")] for r in table("research")
+    ]
     # E_COLUMNS: 调研课题 without 所属版块
     problems = table("problems")
     problems[1][9] = None  # W_CLOSED_NO_DATE J2 (WT-01 已整改 without 销号日期)
-    problems.append([3, "WT-01", "重复", "自查", "立行立改", "王五", "党政办", "年底前", "整改中", None])  # E_DUPLICATE_ID B4
-    problems.append([4, "WT-04", "没有措施的问题", "自查", "立行立改", "王五", "党政办", "年底前", "整改中", None])
+    problems.append(
+        [3, "WT-01", "重复", "自查", "立行立改", "王五", "党政办", "年底前", "整改中", None]
+    )  # E_DUPLICATE_ID B4
+    problems.append(
+        [4, "WT-04", "没有措施的问题", "自查", "立行立改", "王五", "党政办", "年底前", "整改中", None]
+    )
     # W_NO_MEASURE B5
     measures = table("measures")
-    measures.append([3, "CS-03", "WT-09", "对不上号的措施", "赵六", "年底", "推进中", None])  # E_UNKNOWN_PROBLEM C4
+    measures.append(
+        [3, "CS-03", "WT-09", "对不上号的措施", "赵六", "年底", "推进中", None]
+    )  # E_UNKNOWN_PROBLEM C4
     org = table("org")
     org[1][4] = "很多"  # E_NUMBER E2
-    combined = [["问题编号", "问题描述", "问题来源", "整改类型", "整改状态", "整改措施", "完成情况"],
-                ["WT-01", "理论学习不够深入", "自查", "立行立改", "整改中", "学习", "推进中"]]  # W_SHEET_IGNORED
-    sheets = {"填报信息": info, "会议": meetings, "学习": study, "调研课题": research, "问题清单": problems,
-              "整改措施": measures, "工作机构": org, "问题整改台账": combined,
-              "下拉选项": [["党委会"], ["支委会"]]}
+    combined = [
+        ["问题编号", "问题描述", "问题来源", "整改类型", "整改状态", "整改措施", "完成情况"],
+        ["WT-01", "理论学习不够深入", "自查", "立行立改", "整改中", "学习", "推进中"],
+    ]  # W_SHEET_IGNORED
+    sheets = {
+        "填报信息": info,
+        "会议": meetings,
+        "学习": study,
+        "调研课题": research,
+        "问题清单": problems,
+        "整改措施": measures,
+        "工作机构": org,
+        "问题整改台账": combined,
+        "下拉选项": [["党委会"], ["支委会"]],
+    }
     return sheets, {}
 
 
-EXPECTED = Counter({
-    ("W_PLAN_EXCEEDS", "填报信息", "B8"): 1,
-    ("W_EXTRA_COLUMN", "会议", "G3"): 1,
-    ("E_DATE", "会议", "B4"): 1,
-    ("E_NUMBER", "会议", "F5"): 1,
-    ("E_REQUIRED", "会议", "C6"): 1,
-    ("W_DATE_RANGE", "会议", "B7"): 1,
-    ("W_FORMULA", "会议", "F8"): 1,
-    ("E_VOCAB", "学习", "C2"): 1,
-    ("E_COLUMNS", "调研课题", ""): 1,
-    ("W_CLOSED_NO_DATE", "问题清单", "J2"): 1,
-    ("E_DUPLICATE_ID", "问题清单", "B4"): 1,
-    ("W_NO_MEASURE", "问题清单", "B5"): 1,
-    ("E_UNKNOWN_PROBLEM", "整改措施", "C4"): 1,
-    ("E_NUMBER", "工作机构", "E2"): 1,
-    ("W_SHEET_IGNORED", "问题整改台账", ""): 1,
-})
+EXPECTED = Counter(
+    {
+        ("W_PLAN_EXCEEDS", "填报信息", "B8"): 1,
+        ("W_EXTRA_COLUMN", "会议", "G3"): 1,
+        ("E_DATE", "会议", "B4"): 1,
+        ("E_NUMBER", "会议", "F5"): 1,
+        ("E_REQUIRED", "会议", "C6"): 1,
+        ("W_DATE_RANGE", "会议", "B7"): 1,
+        ("W_FORMULA", "会议", "F8"): 1,
+        ("E_VOCAB", "学习", "C2"): 1,
+        ("E_COLUMNS", "调研课题", ""): 1,
+        ("W_CLOSED_NO_DATE", "问题清单", "J2"): 1,
+        ("E_DUPLICATE_ID", "问题清单", "B4"): 1,
+        ("W_NO_MEASURE", "问题清单", "B5"): 1,
+        ("E_UNKNOWN_PROBLEM", "整改措施", "C4"): 1,
+        ("E_NUMBER", "工作机构", "E2"): 1,
+        ("W_SHEET_IGNORED", "问题整改台账", ""): 1,
+    }
+)
 
 
 def test_every_defect_is_reported_once_in_its_place(make_book, parse):
@@ -69,7 +89,9 @@ def test_every_defect_is_reported_once_in_its_place(make_book, parse):
     p = parse(make_book("everything_wrong.xlsx", sheets, merges=merges, hidden=("下拉选项",)))
     got = Counter((i.code, i.sheet, i.cell) for i in p.issues)
     assert got == EXPECTED
-    assert p.status == "parsed" and p.errors == sum(n for (c, _, _), n in EXPECTED.items() if c.startswith("E_"))
+    assert p.status == "parsed" and p.errors == sum(
+        n for (c, _, _), n in EXPECTED.items() if c.startswith("E_")
+    )
 
 
 def test_every_row_message_names_the_excel_row_of_its_cell_and_a_column_as_written(make_book, parse):

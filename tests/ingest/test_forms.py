@@ -35,7 +35,13 @@ def test_a_message_under_title_rows_names_the_excel_row(make_book, parse):
     rows[2][3] = "道听途说"  # 问题来源 of the second problem: no such source
     sheet = [["城关镇主题教育检视问题清单"], ["填报单位：城关镇党委"], [], *rows]
     issue = only(parse(make_book("titles_bad.xlsx", ledger(problems=sheet))), "E_VOCAB")
-    assert (issue.sheet, issue.row, issue.cell, issue.column, issue.value) == ("问题清单", 6, "D6", "问题来源", "道听途说")
+    assert (issue.sheet, issue.row, issue.cell, issue.column, issue.value) == (
+        "问题清单",
+        6,
+        "D6",
+        "问题来源",
+        "道听途说",
+    )
 
 
 # ---- 2. a two-row header with merged group cells -----------------------------------------------
@@ -62,8 +68,18 @@ def test_two_row_header_with_a_group_cell_merged_over_sub_headers(make_book, par
 
 
 def test_header_marks_are_not_part_of_the_name(make_book, parse):
-    head = ["序号", "*问题编号", "问题描述(必填)", "问题来源（必填）", "＊整改类型", "责任领导", "牵头单位",
-            "整改时限\n（必填）", "整改 状态：", "销号日期:"]
+    head = [
+        "序号",
+        "*问题编号",
+        "问题描述(必填)",
+        "问题来源（必填）",
+        "＊整改类型",
+        "责任领导",
+        "牵头单位",
+        "整改时限\n（必填）",
+        "整改 状态：",
+        "销号日期:",
+    ]
     p = parse(make_book("marks.xlsx", ledger(problems=table("problems", head=head))))
     assert codes(p) == []
     assert [(r["problem_id"], r["deadline"], r["status"]) for r in p.tables["problems"]] == [
@@ -76,16 +92,44 @@ def test_header_synonyms_in_shuffled_order(make_book, parse):
     # the problems sheet with synonyms only, columns in another order
     head = ["整改进展", "存在问题", "编号", "完成时间", "整改期限", "来源", "整改方式", "责任人"]
     rows = [
-        ["已整改", "理论学习不够深入", "WT-01", date(2023, 11, 20), "12月底前", "检视查摆", "立行立改", "王五"],
+        [
+            "已整改",
+            "理论学习不够深入",
+            "WT-01",
+            date(2023, 11, 20),
+            "12月底前",
+            "检视查摆",
+            "立行立改",
+            "王五",
+        ],
         ["推进中", "调查研究不够扎实", "WT-02", None, "长期", "巡视反馈", "持续整改", "赵六"],
     ]
     p = parse(make_book("synonyms.xlsx", ledger(problems=[head, *rows])))
     assert codes(p) == []
-    got = [(r["problem_id"], r["description"], r["source"], r["kind"], r["owner"], r["deadline"], r["status"],
-            r["closed_date"]) for r in p.tables["problems"]]
+    got = [
+        (
+            r["problem_id"],
+            r["description"],
+            r["source"],
+            r["kind"],
+            r["owner"],
+            r["deadline"],
+            r["status"],
+            r["closed_date"],
+        )
+        for r in p.tables["problems"]
+    ]
     assert got == [
-        ("WT-01", "理论学习不够深入", "self_review", "immediate", "王五", date(2023, 12, 31), "closed",
-         date(2023, 11, 20)),
+        (
+            "WT-01",
+            "理论学习不够深入",
+            "self_review",
+            "immediate",
+            "王五",
+            date(2023, 12, 31),
+            "closed",
+            date(2023, 11, 20),
+        ),
         ("WT-02", "调查研究不够扎实", "inspection", "long_term", "赵六", None, "in_progress", None),
     ]
 
@@ -112,7 +156,9 @@ def test_prenumbered_empty_rows_blank_rows_a_total_row_and_notes_are_not_data(ma
     p = parse(make_book("numbered.xlsx", ledger(meetings=sheet)))
     assert codes(p) == []
     assert [(r["row"], r["kind"], r["attendees"]) for r in p.tables["meetings"]] == [
-        (2, "committee", 25), (5, "progress", 40)]
+        (2, "committee", 25),
+        (5, "progress", 40),
+    ]
 
 
 def test_a_total_row_right_under_the_data_ends_it(make_book, parse):
@@ -125,22 +171,66 @@ def test_a_total_row_right_under_the_data_ends_it(make_book, parse):
 # ---- 5. the combined problem/measure sheet -----------------------------------------------------
 
 
-COMBINED_HEAD = ["序号", "问题编号", "问题描述", "问题来源", "整改类型", "整改状态", "销号日期",
-                 "整改措施", "责任人", "完成时限", "完成情况"]
+COMBINED_HEAD = [
+    "序号",
+    "问题编号",
+    "问题描述",
+    "问题来源",
+    "整改类型",
+    "整改状态",
+    "销号日期",
+    "整改措施",
+    "责任人",
+    "完成时限",
+    "完成情况",
+]
 
 
 def _combined_rows():
     # WT-01 has three measures (rows 2-4), WT-02 one (row 5), WT-03 two (rows 6-7)
     return [
         COMBINED_HEAD,
-        [1, "WT-01", "理论学习不够深入", "自我检视", "限期整改", "已整改", date(2023, 11, 20), "制定学习计划", "王五",
-         date(2023, 10, 31), "已完成"],
+        [
+            1,
+            "WT-01",
+            "理论学习不够深入",
+            "自我检视",
+            "限期整改",
+            "已整改",
+            date(2023, 11, 20),
+            "制定学习计划",
+            "王五",
+            date(2023, 10, 31),
+            "已完成",
+        ],
         [None, None, None, None, None, None, None, "每月集中学习", "赵六", "长期坚持", "推进中"],
         [None, None, None, None, None, None, None, "开展读书班", "钱七", "年底前", "未启动"],
-        [2, "WT-02", "调查研究不够扎实", "巡察", "长期坚持", "整改中", None, "建立调研制度", "孙八", "12月底",
-         "推进中"],
-        [3, "WT-03", "联系群众不够紧密", "群众反映", "立行立改", "整改中", None, "开展走访", "周九", date(2023, 12, 10),
-         "已完成"],
+        [
+            2,
+            "WT-02",
+            "调查研究不够扎实",
+            "巡察",
+            "长期坚持",
+            "整改中",
+            None,
+            "建立调研制度",
+            "孙八",
+            "12月底",
+            "推进中",
+        ],
+        [
+            3,
+            "WT-03",
+            "联系群众不够紧密",
+            "群众反映",
+            "立行立改",
+            "整改中",
+            None,
+            "开展走访",
+            "周九",
+            date(2023, 12, 10),
+            "已完成",
+        ],
         [None, None, None, None, None, None, None, "建立回访台账", "吴十", None, "进行中"],
     ]
 
@@ -149,11 +239,22 @@ COMBINED_MERGES = [f"{c}2:{c}4" for c in "ABCDEFG"] + [f"{c}6:{c}7" for c in "AB
 
 
 def test_combined_sheet_yields_one_problem_per_merged_group_and_one_measure_per_row(make_book, parse):
-    p = parse(make_book("combined.xlsx", ledger(problems=None, measures=None) | {"问题整改台账": _combined_rows()}, merges={"问题整改台账": COMBINED_MERGES}))
+    p = parse(
+        make_book(
+            "combined.xlsx",
+            ledger(problems=None, measures=None) | {"问题整改台账": _combined_rows()},
+            merges={"问题整改台账": COMBINED_MERGES},
+        )
+    )
     assert codes(p) == []
     assert [(r["problem_id"], r["status"], r["row"]) for r in p.tables["problems"]] == [
-        ("WT-01", "closed", 2), ("WT-02", "in_progress", 5), ("WT-03", "in_progress", 6)]
-    assert [(m["problem_id"], m["content"], m["owner"], m["status"], m["row"]) for m in p.tables["measures"]] == [
+        ("WT-01", "closed", 2),
+        ("WT-02", "in_progress", 5),
+        ("WT-03", "in_progress", 6),
+    ]
+    assert [
+        (m["problem_id"], m["content"], m["owner"], m["status"], m["row"]) for m in p.tables["measures"]
+    ] == [
         ("WT-01", "制定学习计划", "王五", "done", 2),
         ("WT-01", "每月集中学习", "赵六", "in_progress", 3),
         ("WT-01", "开展读书班", "钱七", "not_started", 4),
@@ -162,12 +263,24 @@ def test_combined_sheet_yields_one_problem_per_merged_group_and_one_measure_per_
         ("WT-03", "建立回访台账", "吴十", "in_progress", 7),
     ]
     assert [m["deadline"] for m in p.tables["measures"]] == [
-        date(2023, 10, 31), None, date(2023, 12, 31), date(2023, 12, 31), date(2023, 12, 10), None]
+        date(2023, 10, 31),
+        None,
+        date(2023, 12, 31),
+        date(2023, 12, 31),
+        date(2023, 12, 10),
+        None,
+    ]
 
 
 def test_combined_sheet_in_a_legacy_xls(make_book, parse):
-    p = parse(make_book("combined.xls", ledger(problems=None, measures=None) | {"问题整改台账": _combined_rows()},
-                        merges={"问题整改台账": COMBINED_MERGES}, engine="xlwt"))
+    p = parse(
+        make_book(
+            "combined.xls",
+            ledger(problems=None, measures=None) | {"问题整改台账": _combined_rows()},
+            merges={"问题整改台账": COMBINED_MERGES},
+            engine="xlwt",
+        )
+    )
     assert codes(p) == []
     assert _ids(p, "problems") == ["WT-01", "WT-02", "WT-03"]
     assert _ids(p, "measures") == ["WT-01", "WT-01", "WT-01", "WT-02", "WT-03", "WT-03"]
@@ -186,9 +299,20 @@ def test_combined_sheet_beside_separate_sheets_is_passed_over(make_book, parse):
 
 
 def test_dates_in_every_form_within_one_column(make_book, parse):
-    written = [date(2023, 10, 1), (date(2023, 10, 2) - date(1899, 12, 30)).days,
-               str((date(2023, 10, 3) - date(1899, 12, 30)).days), "2023-10-04", "2023/10/5", "2023.10.6",
-               "2023年10月7日", "2023年10月08日", "20231009", "10月10日", "10.11", "2023-10-12 09:30:00"]
+    written = [
+        date(2023, 10, 1),
+        (date(2023, 10, 2) - date(1899, 12, 30)).days,
+        str((date(2023, 10, 3) - date(1899, 12, 30)).days),
+        "2023-10-04",
+        "2023/10/5",
+        "2023.10.6",
+        "2023年10月7日",
+        "2023年10月08日",
+        "20231009",
+        "10月10日",
+        "10.11",
+        "2023-10-12 09:30:00",
+    ]
     rows = [[i + 1, d, "党委会", "学习", "学习教育", 10] for i, d in enumerate(written)]
     p = parse(make_book("dates.xlsx", ledger(meetings=[HEAD["meetings"], *rows])))
     assert codes(p) == []
@@ -217,7 +341,13 @@ def test_vocabulary_values_with_stray_spaces_full_width_and_synonyms(make_book, 
     p = parse(make_book("vocab.xlsx", ledger(meetings=[HEAD["meetings"], *rows])))
     assert codes(p) == []
     assert [r["kind"] for r in p.tables["meetings"]] == [
-        "committee", "committee", "committee", "branch_committee", "members_meeting", "life_meeting"]
+        "committee",
+        "committee",
+        "committee",
+        "branch_committee",
+        "members_meeting",
+        "life_meeting",
+    ]
     assert {r["phase"] for r in p.tables["meetings"]} == {"study"}
 
 
@@ -226,7 +356,13 @@ def test_list_cells_with_mixed_separators(make_book, parse):
     rows[1][8] = "实地走访、座谈，数据分析;暗访 / 走访\n问卷调查"
     p = parse(make_book("lists.xlsx", ledger(research=rows)))
     assert codes(p) == []
-    assert p.tables["research"][0]["methods"] == ["site_visit", "forum", "data_analysis", "unannounced", "written"]
+    assert p.tables["research"][0]["methods"] == [
+        "site_visit",
+        "forum",
+        "data_analysis",
+        "unannounced",
+        "written",
+    ]
 
 
 def test_an_absent_optional_column_takes_its_default(make_book, parse):
@@ -265,14 +401,27 @@ def test_numbered_and_renamed_sheets_in_another_order(make_book, parse):
     p = parse(make_book("renamed.xlsx", sheets))
     assert codes(p) == []
     assert {k: len(v) for k, v in p.tables.items()} == {
-        "meetings": 2, "study": 2, "research": 1, "problems": 2, "measures": 2, "outcomes": 1, "plans": 1, "org": 1}
+        "meetings": 2,
+        "study": 2,
+        "research": 1,
+        "problems": 2,
+        "measures": 2,
+        "outcomes": 1,
+        "plans": 1,
+        "org": 1,
+    }
     assert p.info["unit_code"] == UNIT_CODE and p.info["as_of"] == AS_OF
 
 
 def test_hidden_helper_and_hidden_decoy_sheets_and_an_empty_sheet_are_not_data(make_book, parse):
     decoy = [HEAD["meetings"], [1, "去年", "年会", "聚餐", "娱乐", "很多人"]]  # would be four errors if read
     helper = [["会议类型", "学习形式"], ["党委会", "读书班"], ["支委会", "集中学习"]]
-    instructions = [["填表说明"], ["1.本表每周报送一次。"], ["2.日期请写作2023-09-15。"], ["3.不要改动表头。"]]
+    instructions = [
+        ["填表说明"],
+        ["1.本表每周报送一次。"],
+        ["2.日期请写作2023-09-15。"],
+        ["3.不要改动表头。"],
+    ]
     sheets = ledger() | {"会议（旧）": decoy, "下拉选项": helper, "填表说明": instructions, "Sheet3": []}
     p = parse(make_book("hidden.xlsx", sheets, hidden=("会议（旧）", "下拉选项")))
     assert codes(p) == []
@@ -291,21 +440,27 @@ def test_an_absent_table_sheet_is_an_empty_table(make_book, parse):
 def test_a_legacy_xls_with_title_rows_and_a_two_row_header(make_book, parse):
     head1 = ["序号", "问题编号", "问题描述", "问题来源", "整改类型", "整改情况", None]
     head2 = [None, None, None, None, None, "整改状态", "销号日期"]
-    data = [[1, "WT-01", "理论学习不够深入", "自我检视", "限期整改", "已整改", date(2023, 11, 20)],
-            [2, "WT-02", "调查研究不够扎实", "巡察", "长期坚持", "整改中", None]]
+    data = [
+        [1, "WT-01", "理论学习不够深入", "自我检视", "限期整改", "已整改", date(2023, 11, 20)],
+        [2, "WT-02", "调查研究不够扎实", "巡察", "长期坚持", "整改中", None],
+    ]
     sheet = [["城关镇检视问题清单"], ["填报单位：城关镇党委"], [], head1, head2, *data]
     merges = {"问题清单": ["A4:A5", "B4:B5", "C4:C5", "D4:D5", "E4:E5", "F4:G4"]}
     p = parse(make_book("legacy.xls", ledger(problems=sheet), merges=merges, engine="xlwt"))
     assert codes(p) == []
     assert p.info["as_of"] == AS_OF and p.info["members"] == 40
     assert [(r["problem_id"], r["status"], r["closed_date"], r["row"]) for r in p.tables["problems"]] == [
-        ("WT-01", "closed", date(2023, 11, 20), 6), ("WT-02", "in_progress", None, 7)]
+        ("WT-01", "closed", date(2023, 11, 20), 6),
+        ("WT-02", "in_progress", None, 7),
+    ]
     assert [r["date"] for r in p.tables["meetings"]] == [date(2023, 9, 20), date(2023, 11, 8)]
 
 
 def test_a_hidden_sheet_in_an_xls_is_not_data(make_book, parse):
     decoy = [HEAD["meetings"], [1, "去年", "年会", "聚餐", "娱乐", "很多人"]]
-    p = parse(make_book("hidden.xls", ledger() | {"旧会议台账": decoy}, hidden=("旧会议台账",), engine="xlwt"))
+    p = parse(
+        make_book("hidden.xls", ledger() | {"旧会议台账": decoy}, hidden=("旧会议台账",), engine="xlwt")
+    )
     assert codes(p) == []
 
 
@@ -321,8 +476,15 @@ def test_info_labels_over_values(make_book, parse):
     p = parse(make_book("over.xlsx", ledger(info=info)))
     assert codes(p) == []
     i = p.info
-    assert (i["unit_code"], i["unit_name"], i["as_of"], i["reporter"], i["phone"], i["members"],
-            i["members_with_plan"]) == (UNIT_CODE, UNIT_NAME, AS_OF, "张三", "13800000000", 40, 38)
+    assert (
+        i["unit_code"],
+        i["unit_name"],
+        i["as_of"],
+        i["reporter"],
+        i["phone"],
+        i["members"],
+        i["members_with_plan"],
+    ) == (UNIT_CODE, UNIT_NAME, AS_OF, "张三", "13800000000", 40, 38)
     assert i["as_of_cell"] == "C3"
 
 
@@ -373,21 +535,36 @@ def test_the_same_ledger_reads_alike_from_every_engine(make_book, parse):
 
 def test_a_wide_header_cell_merged_across_two_columns_is_one_column_not_a_two_row_header(make_book, parse):
     # 问题描述 is a wide column: its header and every data cell merged across C:D
-    head = ["序号", "问题编号", "问题描述", None, "问题来源", "整改类型", "责任领导", "牵头单位", "整改时限", "整改状态",
-            "销号日期"]
+    head = [
+        "序号",
+        "问题编号",
+        "问题描述",
+        None,
+        "问题来源",
+        "整改类型",
+        "责任领导",
+        "牵头单位",
+        "整改时限",
+        "整改状态",
+        "销号日期",
+    ]
     rows = [head] + [r[:3] + [None] + r[3:] for r in table("problems")[1:]]
     merges = {"问题清单": ["C1:D1", "C2:D2", "C3:D3"]}
     p = parse(make_book("wide.xlsx", ledger(problems=rows), merges=merges))
     assert codes(p) == []
     assert [(r["problem_id"], r["description"], r["status"], r["row"]) for r in p.tables["problems"]] == [
-        ("WT-01", "理论学习不够深入", "closed", 2), ("WT-02", "调查研究不够扎实", "in_progress", 3)]
+        ("WT-01", "理论学习不够深入", "closed", 2),
+        ("WT-02", "调查研究不够扎实", "in_progress", 3),
+    ]
 
 
 def test_a_group_cell_with_one_sub_header_left_empty_is_not_an_extra_column(make_book, parse):
     head1 = ["序号", "问题编号", "问题描述", "问题来源", "整改类型", "整改进度", None, None]
     head2 = [None, None, None, None, None, "整改状态", "销号日期", None]
-    data = [[1, "WT-01", "理论学习不够深入", "自我检视", "限期整改", "已整改", date(2023, 11, 20), None],
-            [2, "WT-02", "调查研究不够扎实", "巡察", "长期坚持", "整改中", None, None]]
+    data = [
+        [1, "WT-01", "理论学习不够深入", "自我检视", "限期整改", "已整改", date(2023, 11, 20), None],
+        [2, "WT-02", "调查研究不够扎实", "巡察", "长期坚持", "整改中", None, None],
+    ]
     merges = {"问题清单": ["A1:A2", "B1:B2", "C1:C2", "D1:D2", "E1:E2", "F1:H1"]}
     p = parse(make_book("group3.xlsx", ledger(problems=[head1, head2, *data]), merges=merges))
     assert codes(p) == []

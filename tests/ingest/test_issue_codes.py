@@ -17,9 +17,26 @@ def _where(issue):
 
 def test_codes_and_severities_are_those_of_the_contract():
     assert set(CODES) == {
-        "E_FILE_UNREADABLE", "E_UNIT_UNKNOWN", "E_UNIT_FORBIDDEN", "E_AS_OF", "E_COLUMNS", "E_REQUIRED", "E_VOCAB",
-        "E_DATE", "E_NUMBER", "E_DUPLICATE_ID", "E_UNKNOWN_PROBLEM", "W_SHEET_IGNORED", "W_EXTRA_COLUMN",
-        "W_UNIT_NAME", "W_FORMULA", "W_DATE_RANGE", "W_CLOSED_NO_DATE", "W_NO_MEASURE", "W_PLAN_EXCEEDS"}
+        "E_FILE_UNREADABLE",
+        "E_UNIT_UNKNOWN",
+        "E_UNIT_FORBIDDEN",
+        "E_AS_OF",
+        "E_COLUMNS",
+        "E_REQUIRED",
+        "E_VOCAB",
+        "E_DATE",
+        "E_NUMBER",
+        "E_DUPLICATE_ID",
+        "E_UNKNOWN_PROBLEM",
+        "W_SHEET_IGNORED",
+        "W_EXTRA_COLUMN",
+        "W_UNIT_NAME",
+        "W_FORMULA",
+        "W_DATE_RANGE",
+        "W_CLOSED_NO_DATE",
+        "W_NO_MEASURE",
+        "W_PLAN_EXCEEDS",
+    }
     assert all(severity_of(c) == "error" for c in ERRORS)
     assert all(severity_of(c) == "warning" for c in CODES if c.startswith("W_"))
 
@@ -136,7 +153,9 @@ def test_a_huge_count_is_e_number_not_a_crash(make_book, parse):
 
 
 def test_a_member_count_that_is_not_a_number_is_e_number_in_the_info_sheet(make_book, parse):
-    issue = only(parse(make_book("members.xlsx", ledger(info=info_rows(members="很多", plan=None)))), "E_NUMBER")
+    issue = only(
+        parse(make_book("members.xlsx", ledger(info=info_rows(members="很多", plan=None)))), "E_NUMBER"
+    )
     assert _where(issue) == ("填报信息", 7, "B7", "党员人数", "很多")
 
 
@@ -145,7 +164,9 @@ def test_a_member_count_that_is_not_a_number_is_e_number_in_the_info_sheet(make_
 
 def test_a_repeated_problem_id_is_reported_at_the_repeat_not_the_first(make_book, parse):
     rows = table("problems")
-    rows.append([3, "WT-01", "重复录入的问题", "自查", "立行立改", "王五", "党政办", "年底前", "整改中", None])
+    rows.append(
+        [3, "WT-01", "重复录入的问题", "自查", "立行立改", "王五", "党政办", "年底前", "整改中", None]
+    )
     issue = only(parse(make_book("dup.xlsx", ledger(problems=rows))), "E_DUPLICATE_ID")
     assert _where(issue) == ("问题清单", 4, "B4", "问题编号", "WT-01")
     assert "第2行" in issue.message  # and names the row of the first use
@@ -154,11 +175,15 @@ def test_a_repeated_problem_id_is_reported_at_the_repeat_not_the_first(make_book
 def test_a_repeated_id_is_reported_at_each_repeat(make_book, parse):
     rows = table("research")
     for n in (3, 4):
-        rows.append([n, "KT-01", f"课题{n}", "李四", None, None, "党建", "任务落实", None, None, None, "调研中", None])
+        rows.append(
+            [n, "KT-01", f"课题{n}", "李四", None, None, "党建", "任务落实", None, None, None, "调研中", None]
+        )
     p = parse(make_book("dup3.xlsx", ledger(research=rows)))
     assert codes(p) == ["E_DUPLICATE_ID", "E_DUPLICATE_ID"]
     assert [_where(i) for i in found(p, "E_DUPLICATE_ID")] == [
-        ("调研课题", 3, "B3", "课题编号", "KT-01"), ("调研课题", 4, "B4", "课题编号", "KT-01")]
+        ("调研课题", 3, "B3", "课题编号", "KT-01"),
+        ("调研课题", 4, "B4", "课题编号", "KT-01"),
+    ]
 
 
 def test_a_repeated_measure_id_is_e_duplicate_id(make_book, parse):
@@ -186,8 +211,11 @@ def test_a_measure_naming_no_problem_is_e_unknown_problem(make_book, parse):
 
 @pytest.mark.parametrize(
     "written, why",
-    [(date(2023, 8, 15), "before the window"), (date(2023, 12, 20), "after the 统计截止日期"),
-     ("2024年2月5日", "after the window")],
+    [
+        (date(2023, 8, 15), "before the window"),
+        (date(2023, 12, 20), "after the 统计截止日期"),
+        ("2024年2月5日", "after the window"),
+    ],
 )
 def test_a_date_outside_the_window_or_after_the_as_of_is_w_date_range(make_book, parse, written, why):
     rows = table("meetings")
@@ -235,12 +263,17 @@ def test_an_errorless_file_with_warnings_keeps_its_rows(make_book, parse):
 
 
 def test_a_sheet_without_a_required_column_does_not_hide_the_other_sheets_problems(make_book, parse):
-    research = [[v for i, v in enumerate(r) if i != HEAD["research"].index("牵头领导")] for r in table("research")]
+    research = [
+        [v for i, v in enumerate(r) if i != HEAD["research"].index("牵头领导")] for r in table("research")
+    ]
     problems = table("problems")
     problems[2][1] = "WT-01"  # a repeated id in another, readable sheet
     p = parse(make_book("columns_and_dup.xlsx", ledger(research=research, problems=problems)))
     assert sorted((i.code, i.sheet, i.cell) for i in p.issues) == [
-        ("E_COLUMNS", "调研课题", ""), ("E_DUPLICATE_ID", "问题清单", "B3"), ("E_UNKNOWN_PROBLEM", "整改措施", "C3")]
+        ("E_COLUMNS", "调研课题", ""),
+        ("E_DUPLICATE_ID", "问题清单", "B3"),
+        ("E_UNKNOWN_PROBLEM", "整改措施", "C3"),
+    ]
 
 
 def test_an_unreadable_measures_sheet_does_not_make_every_problem_measureless(make_book, parse):

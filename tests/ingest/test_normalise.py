@@ -63,8 +63,10 @@ def test_a_date_without_year_takes_the_year_of_the_campaign_window(tpl, cell, ex
     assert nz.to_date(cell, tpl) == (expected, None)
 
 
-@pytest.mark.parametrize("cell", ["2023年13月5日", "2月30日", "2023-02-30", "2023.13.1", "abc", "下周一",
-                                  "2023年12月", "12月底", "年底"])
+@pytest.mark.parametrize(
+    "cell",
+    ["2023年13月5日", "2月30日", "2023-02-30", "2023.13.1", "abc", "下周一", "2023年12月", "12月底", "年底"],
+)
 def test_a_date_naming_no_real_day_is_a_problem(tpl, cell):
     # months, 12月底 and 年底 are deadlines only (§6), not dates
     value, problem = nz.to_date(cell, tpl)
@@ -138,8 +140,24 @@ def test_integer_forms(cell, expected):
     assert nz.to_int(cell) == (expected, None)
 
 
-@pytest.mark.parametrize("cell", [12.5, "12.5", -3, "-3", "abc", "三十多", "约30", True, 1e20, 10**30,
-                                  "9" * 5000, float("inf"), float("nan") if False else "五点五"])
+@pytest.mark.parametrize(
+    "cell",
+    [
+        12.5,
+        "12.5",
+        -3,
+        "-3",
+        "abc",
+        "三十多",
+        "约30",
+        True,
+        1e20,
+        10**30,
+        "9" * 5000,
+        float("inf"),
+        float("nan") if False else "五点五",
+    ],
+)
 def test_not_an_integer_ge_0_is_a_problem(cell):
     value, problem = nz.to_int(cell)
     assert value is None and problem
@@ -187,8 +205,10 @@ def test_a_value_outside_the_vocabulary_is_a_problem(tpl, voc, cell):
 @pytest.mark.parametrize(
     "cell, slugs",
     [
-        ("实地走访、座谈，数据分析;暗访 / 走访\n问卷调查",
-         ["site_visit", "forum", "data_analysis", "unannounced", "written"]),  # 走访 twice: counted once
+        (
+            "实地走访、座谈，数据分析;暗访 / 走访\n问卷调查",
+            ["site_visit", "forum", "data_analysis", "unannounced", "written"],
+        ),  # 走访 twice: counted once
         ("座谈和访谈", ["forum", "interview"]),
         ("走访+座谈", ["site_visit", "forum"]),
         ("走访；；座谈", ["site_visit", "forum"]),
@@ -275,9 +295,19 @@ def test_every_normaliser_returns_value_or_problem_and_never_raises(tpl, cell):
 @given(d=st.dates(min_value=date(2023, 9, 1), max_value=date(2024, 1, 31)))
 def test_any_campaign_day_round_trips_through_every_written_form(tpl, d):
     serial = (d - date(1899, 12, 30)).days
-    forms = [d, serial, str(serial), f"{d.year}-{d.month:02d}-{d.day:02d}", f"{d.year}/{d.month}/{d.day}",
-             f"{d.year}.{d.month}.{d.day}", f"{d.year}年{d.month}月{d.day}日", f"{d.year}年{d.month:02d}月{d.day:02d}日",
-             f"{d.year}{d.month:02d}{d.day:02d}", f"{d.month}月{d.day}日", f"{d.month}.{d.day}"]
+    forms = [
+        d,
+        serial,
+        str(serial),
+        f"{d.year}-{d.month:02d}-{d.day:02d}",
+        f"{d.year}/{d.month}/{d.day}",
+        f"{d.year}.{d.month}.{d.day}",
+        f"{d.year}年{d.month}月{d.day}日",
+        f"{d.year}年{d.month:02d}月{d.day:02d}日",
+        f"{d.year}{d.month:02d}{d.day:02d}",
+        f"{d.month}月{d.day}日",
+        f"{d.month}.{d.day}",
+    ]
     for form in forms:
         assert nz.to_date(form, tpl) == (d, None), form
         assert nz.to_deadline(f"{form}前" if isinstance(form, str) else form, tpl) == (d, None), form

@@ -56,8 +56,13 @@ def put(make_book):
     return put
 
 
-NAMES = {"QX": "中共清溪县委员会", "QX-T01": "城关镇党委", "QX-T01-B001": "城关镇东街村党支部",
-         "QX-T02": "黄土岭乡党委", "QX-T02-B001": "黄土岭乡宋家村党支部"}
+NAMES = {
+    "QX": "中共清溪县委员会",
+    "QX-T01": "城关镇党委",
+    "QX-T01-B001": "城关镇东街村党支部",
+    "QX-T02": "黄土岭乡党委",
+    "QX-T02-B001": "黄土岭乡宋家村党支部",
+}
 
 
 @pytest.mark.parametrize(
@@ -74,8 +79,9 @@ NAMES = {"QX": "中共清溪县委员会", "QX-T01": "城关镇党委", "QX-T01-
         ("QX/城关镇台账.xlsx", "QX-T01", "accepted"),  # the root's folder covers everyone
     ],
 )
-def test_upload_folders_may_report_for_their_own_subtree_only(tmp_path, tpl, limits, ingest_day, put, registry, rel, reports_for,
-                                                              verdict):
+def test_upload_folders_may_report_for_their_own_subtree_only(
+    tmp_path, tpl, limits, ingest_day, put, registry, rel, reports_for, verdict
+):
     inbox = tmp_path / "inbox"
     put(rel, reports_for, NAMES[reports_for])
     row, issues = run_resolve(inbox, registry, tpl, limits, ingest_day)[rel]
@@ -98,11 +104,14 @@ def test_an_unregistered_code_is_e_unit_unknown(tmp_path, tpl, limits, ingest_da
     row, issues = run_resolve(inbox, registry, tpl, limits, ingest_day)["未知单位台账.xlsx"]
     assert row["verdict"] == "rejected" and row["unit_code"] is None
     assert [(i["code"], i["sheet"], i["row"], i["cell"], i["column"], i["value"]) for i in issues] == [
-        ("E_UNIT_UNKNOWN", "填报信息", 2, "B2", "单位代码", "QX-T99")]
+        ("E_UNIT_UNKNOWN", "填报信息", 2, "B2", "单位代码", "QX-T99")
+    ]
     assert row["charged_unit"] == "QX"  # nobody to charge but the office that dropped it
 
 
-def test_an_unknown_name_without_a_code_is_e_unit_unknown_charged_to_the_folder(tmp_path, tpl, limits, ingest_day, put, registry):
+def test_an_unknown_name_without_a_code_is_e_unit_unknown_charged_to_the_folder(
+    tmp_path, tpl, limits, ingest_day, put, registry
+):
     inbox = tmp_path / "inbox"
     put("QX-T02/台账.xlsx", None, "不存在的党委")
     row, issues = run_resolve(inbox, registry, tpl, limits, ingest_day)["QX-T02/台账.xlsx"]
@@ -112,31 +121,40 @@ def test_an_unknown_name_without_a_code_is_e_unit_unknown_charged_to_the_folder(
 
 
 @pytest.mark.parametrize("name", ["城关镇党委", " 城关镇 党委 ", "城关镇", "城关镇委"])
-def test_without_a_code_a_unit_is_found_by_its_name_or_an_alias(tmp_path, tpl, limits, ingest_day, put, registry, name):
+def test_without_a_code_a_unit_is_found_by_its_name_or_an_alias(
+    tmp_path, tpl, limits, ingest_day, put, registry, name
+):
     inbox = tmp_path / "inbox"
     put("QX-T01/台账.xlsx", None, name)
     row, issues = run_resolve(inbox, registry, tpl, limits, ingest_day)["QX-T01/台账.xlsx"]
     assert (row["verdict"], row["unit_code"], issues) == ("accepted", "QX-T01", [])
 
 
-def test_a_lower_case_code_with_spaces_is_the_registered_code(tmp_path, tpl, limits, ingest_day, put, registry):
+def test_a_lower_case_code_with_spaces_is_the_registered_code(
+    tmp_path, tpl, limits, ingest_day, put, registry
+):
     inbox = tmp_path / "inbox"
     put("QX-T01/台账.xlsx", " qx-t01 ", "城关镇党委")
     row, issues = run_resolve(inbox, registry, tpl, limits, ingest_day)["QX-T01/台账.xlsx"]
     assert (row["verdict"], row["unit_code"], issues) == ("accepted", "QX-T01", [])
 
 
-def test_code_and_name_disagreeing_the_code_wins_with_w_unit_name(tmp_path, tpl, limits, ingest_day, put, registry):
+def test_code_and_name_disagreeing_the_code_wins_with_w_unit_name(
+    tmp_path, tpl, limits, ingest_day, put, registry
+):
     inbox = tmp_path / "inbox"
     put("QX-T01/台账.xlsx", "QX-T01", "黄土岭乡党委")
     row, issues = run_resolve(inbox, registry, tpl, limits, ingest_day)["QX-T01/台账.xlsx"]
     assert (row["verdict"], row["unit_code"]) == ("accepted", "QX-T01")
-    assert [(i["code"], i["severity"], i["sheet"], i["row"], i["cell"], i["column"], i["value"]) for i in issues] == [
-        ("W_UNIT_NAME", "warning", "填报信息", 3, "B3", "单位名称", "黄土岭乡党委")]
+    assert [
+        (i["code"], i["severity"], i["sheet"], i["row"], i["cell"], i["column"], i["value"]) for i in issues
+    ] == [("W_UNIT_NAME", "warning", "填报信息", 3, "B3", "单位名称", "黄土岭乡党委")]
     assert "城关镇党委" in issues[0]["message"]
 
 
-def test_copies_lock_files_and_other_extensions_are_recorded_not_read(tmp_path, tpl, limits, ingest_day, put, registry):
+def test_copies_lock_files_and_other_extensions_are_recorded_not_read(
+    tmp_path, tpl, limits, ingest_day, put, registry
+):
     inbox = tmp_path / "inbox"
     put("QX-T01/台账.xlsx", "QX-T01", "城关镇党委")
     (inbox / "QX-T01" / "台账(1).xlsx").write_bytes((inbox / "QX-T01" / "台账.xlsx").read_bytes())

@@ -35,26 +35,31 @@ def _raw_xlsx(path: Path, sheet_xml: str) -> Path:
             'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
             '<Override PartName="/xl/worksheets/sheet1.xml" '
             'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-            "</Types>"),
+            "</Types>"
+        ),
         "_rels/.rels": (
             '<?xml version="1.0" encoding="UTF-8"?>'
             '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
             '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
-            'officeDocument" Target="xl/workbook.xml"/></Relationships>'),
+            'officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
         "xl/workbook.xml": (
             '<?xml version="1.0" encoding="UTF-8"?>'
             '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
             'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-            '<sheets><sheet name="会议" sheetId="1" r:id="rId1"/></sheets></workbook>'),
+            '<sheets><sheet name="会议" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
         "xl/_rels/workbook.xml.rels": (
             '<?xml version="1.0" encoding="UTF-8"?>'
             '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
             '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
-            'worksheet" Target="worksheets/sheet1.xml"/></Relationships>'),
+            'worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
+        ),
         "xl/worksheets/sheet1.xml": (
             '<?xml version="1.0" encoding="UTF-8"?>'
             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-            f"<sheetData>{sheet_xml}</sheetData></worksheet>"),
+            f"<sheetData>{sheet_xml}</sheetData></worksheet>"
+        ),
     }
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, text in parts.items():
@@ -68,8 +73,10 @@ def _inline(ref: str, text: str) -> str:
 
 def _big_xlsx(path: Path, rows: int = 40_000) -> Path:
     """A long meetings sheet: a second or more to parse."""
-    head = "".join(_inline(f"{c}1", h) for c, h in zip("ABCDE", ["会议日期", "会议类型", "会议主题", "所属环节", "参会人数"],
-                                                          strict=True))
+    head = "".join(
+        _inline(f"{c}1", h)
+        for c, h in zip("ABCDE", ["会议日期", "会议类型", "会议主题", "所属环节", "参会人数"], strict=True)
+    )
     body = [f'<row r="1">{head}</row>']
     for r in range(2, rows + 2):
         cells = [("A", "2023年10月9日"), ("B", "党委会"), ("C", f"会议{r}"), ("D", "学习教育"), ("E", "30人")]
@@ -93,10 +100,13 @@ def unreadable_files(tmp_path, make_book):
     with zipfile.ZipFile(files["a zip that is not a workbook"], "w") as zf:
         zf.writestr("word/document.xml", "<w:document/>")
     files["html saved as .xls"] = tmp_path / "网页.xls"
-    files["html saved as .xls"].write_text("<html><table><tr><td>会议</td></tr></table></html>", encoding="utf-8")
+    files["html saved as .xls"].write_text(
+        "<html><table><tr><td>会议</td></tr></table></html>", encoding="utf-8"
+    )
     files["cells at A1 and XFD1048576"] = _raw_xlsx(
-        tmp_path / "越界.xlsx", f'<row r="1">{_inline("A1", "会议日期")}</row>'
-                                f'<row r="1048576">{_inline("XFD1048576", "x")}</row>')
+        tmp_path / "越界.xlsx",
+        f'<row r="1">{_inline("A1", "会议日期")}</row><row r="1048576">{_inline("XFD1048576", "x")}</row>',
+    )
     return files
 
 
@@ -116,7 +126,9 @@ def test_the_reason_says_what_the_file_is(parse, unreadable_files):
     assert "空" in parse(unreadable_files["empty file"]).issues[0].message
 
 
-def test_unreadable_files_in_a_batch_do_not_stop_the_others(tpl, limits, ingest_day, tmp_path, make_book, unreadable_files):
+def test_unreadable_files_in_a_batch_do_not_stop_the_others(
+    tpl, limits, ingest_day, tmp_path, make_book, unreadable_files
+):
     good = make_book("good.xlsx", ledger())
     paths = [*unreadable_files.values(), good]
     results = parse_files([str(p) for p in paths], str(tpl.path), limits, ingest_day)
@@ -140,7 +152,9 @@ def _kill_when_open(path: Path, stop: threading.Event, killed: list[int]) -> Non
         time.sleep(0.01)
 
 
-def test_a_worker_killed_mid_parse_rejects_that_file_and_the_batch_goes_on(tpl, limits, ingest_day, tmp_path, make_book):
+def test_a_worker_killed_mid_parse_rejects_that_file_and_the_batch_goes_on(
+    tpl, limits, ingest_day, tmp_path, make_book
+):
     big = _big_xlsx(tmp_path / "大台账.xlsx")
     good = make_book("good.xlsx", ledger())
     bad_rows = table("study")

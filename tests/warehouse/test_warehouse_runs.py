@@ -21,8 +21,20 @@ import time
 import duckdb
 import pytest
 
-VIEWS = ("units", "submissions", "issues", "meetings", "study", "research", "problems", "measures", "outcomes",
-         "plans", "org", "rollup")
+VIEWS = (
+    "units",
+    "submissions",
+    "issues",
+    "meetings",
+    "study",
+    "research",
+    "problems",
+    "measures",
+    "outcomes",
+    "plans",
+    "org",
+    "rollup",
+)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -40,8 +52,14 @@ def rerun(sample_runs, run_cli, tmp_path_factory):
     reader = duckdb.connect(str(wh), read_only=True)
     query = "select (select count(*) from rollup), (select count(*) from submissions), (select max(run_id) from lf.runs)"
     before = reader.execute(query).fetchone()
-    proc = run_cli(sample_runs["inbox"], sample_runs["registry"], wh, base / "out", "2023-12-15",
-                   background_log=base / "run.log")
+    proc = run_cli(
+        sample_runs["inbox"],
+        sample_runs["registry"],
+        wh,
+        base / "out",
+        "2023-12-15",
+        background_log=base / "run.log",
+    )
     seen, errors = [], []
     while proc.poll() is None:
         try:
@@ -55,9 +73,17 @@ def rerun(sample_runs, run_cli, tmp_path_factory):
         errors.append(repr(exc))
         after_same_conn = None
     reader.close()
-    return {"base": base, "warehouse": wh, "out": base / "out", "code": proc.returncode,
-            "log": (base / "run.log").read_text(encoding="utf-8", errors="replace"),
-            "before": before, "seen": seen, "errors": errors, "after_same_conn": after_same_conn}
+    return {
+        "base": base,
+        "warehouse": wh,
+        "out": base / "out",
+        "code": proc.returncode,
+        "log": (base / "run.log").read_text(encoding="utf-8", errors="replace"),
+        "before": before,
+        "seen": seen,
+        "errors": errors,
+        "after_same_conn": after_same_conn,
+    }
 
 
 def test_a_rerun_completes_with_a_reader_open(rerun):
@@ -74,7 +100,9 @@ def test_the_readers_queries_keep_working_across_the_run(rerun):
 def test_a_new_connection_sees_the_new_run_which_parsed_nothing(rerun):
     con = duckdb.connect(str(rerun["warehouse"]), read_only=True)
     try:
-        runs = con.execute("select run_id, as_of, files_parsed, status from lf.runs order by run_id").fetchall()
+        runs = con.execute(
+            "select run_id, as_of, files_parsed, status from lf.runs order by run_id"
+        ).fetchall()
     finally:
         con.close()
     assert runs[-1][0] == rerun["before"][2] + 1
@@ -94,9 +122,15 @@ def test_a_writer_holding_the_warehouse_fails_the_run_and_leaves_it_unchanged(sa
     wh = tmp_path / "warehouse.duckdb"
     shutil.copyfile(sample_runs["wh-primary"], wh)
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(120)",
-         str(wh)], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(120)",
+            str(wh),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         before = _sha(wh)
@@ -119,9 +153,13 @@ def test_a_writer_holding_the_warehouse_fails_the_run_and_leaves_it_unchanged(sa
 def _view_columns(sample_runs) -> tuple[set[str], list[tuple[str, str, str | None]]]:
     con = duckdb.connect(str(sample_runs["wh-second"]), read_only=True)
     try:
-        views = {r[0] for r in con.execute("select view_name from duckdb_views() where schema_name = 'main'").fetchall()}
+        views = {
+            r[0]
+            for r in con.execute("select view_name from duckdb_views() where schema_name = 'main'").fetchall()
+        }
         cols = con.execute(
-            "select table_name, column_name, comment from duckdb_columns() where schema_name = 'main'").fetchall()
+            "select table_name, column_name, comment from duckdb_columns() where schema_name = 'main'"
+        ).fetchall()
     finally:
         con.close()
     return views, cols
@@ -139,7 +177,9 @@ def test_every_column_of_every_analyst_view_has_a_chinese_comment(sample_runs):
 
 def test_the_cell_column_of_the_ledger_views_has_a_chinese_comment(sample_runs):
     _, cols = _view_columns(sample_runs)
-    missing = sorted(t for t, c, comment in cols if t in VIEWS and c == "cell" and not (comment and CJK.search(comment)))
+    missing = sorted(
+        t for t, c, comment in cols if t in VIEWS and c == "cell" and not (comment and CJK.search(comment))
+    )
     assert missing == []
 
 
@@ -147,8 +187,10 @@ def test_the_ledger_views_hold_the_rows_the_root_figures_count(sample_runs):
     figures = json.loads((sample_runs["out-second"] / "figures.json").read_text(encoding="utf-8"))["figures"]
     con = duckdb.connect(str(sample_runs["wh-second"]), read_only=True)
     try:
-        count = {v: con.execute(f"select count(*) from main.{v}").fetchone()[0]
-                 for v in ("meetings", "study", "research", "problems", "measures")}
+        count = {
+            v: con.execute(f"select count(*) from main.{v}").fetchone()[0]
+            for v in ("meetings", "study", "research", "problems", "measures")
+        }
         n_units = con.execute("select count(*) from main.units").fetchone()[0]
         rollup_units = con.execute("select count(distinct unit_code) from main.rollup").fetchone()[0]
     finally:
