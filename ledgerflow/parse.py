@@ -30,16 +30,6 @@ from ledgerflow.settings import Limits
 from ledgerflow.template import Column, Table, Template
 from ledgerflow.workbook import Book, Sheet, read_book
 
-DATE_FIELDS_CHECKED = {
-    "meetings": ("date",),
-    "study": ("date",),
-    "research": ("start_date", "report_date"),
-    "problems": ("closed_date",),
-    "measures": ("done_date",),
-    "outcomes": ("date",),
-    "plans": ("date",),
-}
-
 
 @dataclass
 class Parsed:
@@ -463,33 +453,23 @@ def cross_checks(
         if pid and pid not in with_measure and "measures" not in failed:
             ref, header = _cell_of(p, "problem_id")
             ctx.add("W_NO_MEASURE", sheet=p["sheet"], row=p["row"], column=header, cell=ref, value=pid)
-        if p.get("status") == "closed" and p.get("closed_date") is None:
-            ref, header = _cell_of(p, "closed_date")
+    for rule in tpl.raw["rules"]["closed_needs_date"]:
+        for rec in tables.get(rule["table"], []):
+            if rec.get("status") != rule["status"] or rec.get(rule["date"]) is not None:
+                continue
+            ref, header = _cell_of(rec, rule["date"])
             if not ref:
-                ref, header = _cell_of(p, "status")
+                ref, header = _cell_of(rec, "status")
             ctx.add(
                 "W_CLOSED_NO_DATE",
-                sheet=p["sheet"],
-                row=p["row"],
+                sheet=rec["sheet"],
+                row=rec["row"],
                 column=header,
                 cell=ref,
-                detail=f"问题“{pid or ''}”已整改，但未填写销号日期。",
-            )
-    for t in tables.get("research", []):
-        if t.get("status") == "report_formed" and t.get("report_date") is None:
-            ref, header = _cell_of(t, "report_date")
-            if not ref:
-                ref, header = _cell_of(t, "status")
-            ctx.add(
-                "W_CLOSED_NO_DATE",
-                sheet=t["sheet"],
-                row=t["row"],
-                column=header,
-                cell=ref,
-                detail=f"调研课题“{t.get('title') or ''}”已形成报告，但未填写报告完成日期。",
+                detail=rule["detail"].format(name=rec.get(rule["name"]) or ""),
             )
     start, end = tpl.window
-    for tname, flds in DATE_FIELDS_CHECKED.items():
+    for tname, flds in tpl.raw["rules"]["date_range_fields"].items():
         for rec in tables.get(tname, []):
             for fld in flds:
                 d = rec.get(fld)
