@@ -50,14 +50,20 @@ def ledger_run(
             batches = ingest.plan_batches(files, private, n_workers)
             total = sum(len(b) for b in batches)
             log.info("收件箱共%d个文件，需解析%d个新工作簿（%d批）", len(files), total, len(batches))
-            futures = [
-                ingest.parse_batch.submit(
-                    b, i, template_path, limits, ctx.ingest_day, stage_root / f"batch-{i:05d}"
-                )
-                for i, b in enumerate(batches)
-            ]
-            stages, done = [], 0
-            for fut in as_completed(futures):
+            # at most n_workers batches in flight: each batch runs its own parse process, and a
+            # province has hundreds of batches (memory stays flat, the machine is not oversubscribed)
+            stages, done, pending = [], 0, list(enumerate(batches))
+            in_flight = []
+            while pending or in_flight:
+                while pending and len(in_flight) < n_workers:
+                    i, b = pending.pop(0)
+                    in_flight.append(
+                        ingest.parse_batch.submit(
+                            b, i, template_path, limits, ctx.ingest_day, stage_root / f"batch-{i:05d}"
+                        )
+                    )
+                fut = next(as_completed(in_flight))
+                in_flight.remove(fut)
                 summary = fut.result()
                 stages.append(summary["stage"])
                 done += summary["files"]

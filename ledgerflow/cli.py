@@ -69,7 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="write a demo county (if absent) and run the pipeline on it")
     demo.add_argument("--dir", type=Path, default=Path("demo"))
     demo.add_argument("--units", type=int, default=40)
-    demo.add_argument("--as-of", type=_date, default=date(2024, 1, 31), help="default: the campaign's last day")
+    demo.add_argument(
+        "--as-of", type=_date, default=date(2024, 1, 31), help="default: the campaign's last day"
+    )
     return p
 
 

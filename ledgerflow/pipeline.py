@@ -444,16 +444,15 @@ def write_feedback_books(
     if issues.empty:
         return {"written": 0, "rendered": 0}
     by_path = {f.path: f for f in files}
+    row_hash = pd.util.hash_pandas_object(issues.astype(str), index=False).to_numpy()
     jobs, links, names = [], [], set()
-    for path, group in issues.groupby("path", sort=True):
+    for path, idx in issues.groupby("path", sort=True).indices.items():
+        group = issues.iloc[idx]
         ref = by_path[path]
         unit = next((u for u in group["unit_code"] if isinstance(u, str) and u), "")
-        payload = json.dumps(
-            [FEEDBACK_VERSION, ref.sha256, path, unit, group.astype(str).to_dict("records")],
-            ensure_ascii=False,
-            sort_keys=True,
-        )
-        key = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:40]
+        h = hashlib.sha256(f"{FEEDBACK_VERSION}\0{ref.sha256}\0{path}\0{unit}\0".encode())
+        h.update(row_hash[idx].tobytes())
+        key = h.hexdigest()[:40]
         cached = cache_dir / f"{key}.xlsx"
         name = feedback_filename(unit, path)
         if name in names:
