@@ -22,8 +22,21 @@ def _run(cli_env, shared_dir: Path, root: Path, *extra: str) -> subprocess.Compl
     if not (sample / "inbox").is_dir():
         pytest.skip(f"no sample county at {sample} (the shared/ folder beside the repository)")
     root.mkdir(parents=True, exist_ok=True)
-    argv = [str(LEDGERFLOW), "run", "--inbox", str(sample / "inbox"), "--registry", str(sample / "registry.xlsx"),
-            "--warehouse", str(root / "warehouse.duckdb"), "--out", str(root / "out"), "--as-of", AS_OF, *extra]
+    argv = [
+        str(LEDGERFLOW),
+        "run",
+        "--inbox",
+        str(sample / "inbox"),
+        "--registry",
+        str(sample / "registry.xlsx"),
+        "--warehouse",
+        str(root / "warehouse.duckdb"),
+        "--out",
+        str(root / "out"),
+        "--as-of",
+        AS_OF,
+        *extra,
+    ]
     return subprocess.run(argv, env=cli_env, cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
@@ -44,7 +57,9 @@ def both_runs(cli_env, shared_dir, tmp_path_factory) -> dict[str, Path]:
 @pytest.mark.parametrize("name", ["figures.json", "rollup.csv", "submissions.csv"])
 def test_a_two_worker_local_dask_cluster_gives_the_same_outputs(both_runs, name):
     threads, dask = (both_runs[k] / name for k in ("threads", "dask"))
-    assert dask.read_bytes() == threads.read_bytes(), f"{name} differs between the default and the Dask runner"
+    assert dask.read_bytes() == threads.read_bytes(), (
+        f"{name} differs between the default and the Dask runner"
+    )
 
 
 def test_the_parse_batches_ran_on_the_dask_cluster_against_one_prefect_server(both_runs):
@@ -60,9 +75,19 @@ def test_a_cluster_with_daemonic_workers_is_refused_with_the_fix(cli_env, shared
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set({"distributed.worker.daemon": True}), \
-            LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        res = _run(cli_env, shared_dir, tmp_path, "--task-runner", "dask", "--dask-address", cluster.scheduler_address)
+    with (
+        dask.config.set({"distributed.worker.daemon": True}),
+        LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+    ):
+        res = _run(
+            cli_env,
+            shared_dir,
+            tmp_path,
+            "--task-runner",
+            "dask",
+            "--dask-address",
+            cluster.scheduler_address,
+        )
     assert res.returncode == 2, res.stderr[-2000:]
     assert "DASK_DISTRIBUTED__WORKER__DAEMON=False" in res.stderr
     assert not (tmp_path / "warehouse.duckdb").exists()
