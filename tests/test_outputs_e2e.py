@@ -21,8 +21,16 @@ from ledgerflow.outputs.feedback import feedback_filename
 from ledgerflow.template import load_template
 
 LEDGERFLOW = Path(sys.executable).with_name("ledgerflow")
-SECTION_OF = {"plans": "一", "org": "一", "study": "二", "research": "三", "meetings": "四",
-              "rectification": "四", "outcomes": "四", "submissions": "五"}
+SECTION_OF = {
+    "plans": "一",
+    "org": "一",
+    "study": "二",
+    "research": "三",
+    "meetings": "四",
+    "rectification": "四",
+    "outcomes": "四",
+    "submissions": "五",
+}
 
 
 @pytest.fixture(scope="module")
@@ -112,12 +120,17 @@ def test_feedback_workbook_per_file_lists_every_issue_and_marks_the_cell(sample_
         assert fb.exists(), (path, fb.name)
         wb = openpyxl.load_workbook(fb)
         assert wb.sheetnames[0] == "校验结果"
-        listed = [r for r in wb["校验结果"].iter_rows(values_only=True)
-                  if r and any(str(v) in ("错误", "警告") for v in r if v is not None)]
+        listed = [
+            r
+            for r in wb["校验结果"].iter_rows(values_only=True)
+            if r and any(str(v) in ("错误", "警告") for v in r if v is not None)
+        ]
         assert len(listed) == n, (path, len(listed), n)
     # a cell-level error: the cell in the clerk's own sheet is filled and commented
     cell_issue = next(i for i in issues if i["severity"] == "error" and i["cell"] and i["sheet"])
-    wb = openpyxl.load_workbook(out / "feedback" / feedback_filename(cell_issue["unit_code"], cell_issue["path"]))
+    wb = openpyxl.load_workbook(
+        out / "feedback" / feedback_filename(cell_issue["unit_code"], cell_issue["path"])
+    )
     cell = wb[cell_issue["sheet"]][cell_issue["cell"]]
     assert cell.comment is not None and cell.comment.text.strip()
     assert cell.fill is not None and cell.fill.fgColor.rgb not in (None, "00000000")
@@ -126,9 +139,20 @@ def test_feedback_workbook_per_file_lists_every_issue_and_marks_the_cell(sample_
 def test_explain_lists_as_many_rows_as_the_figure_says(sample_runs, expected):
     figs = expected["figures"]["second"][expected["root"]]
     proc = subprocess.run(
-        [str(LEDGERFLOW), "explain", "research.topics", "--unit", expected["root"], "--scope", "total",
-         "--warehouse", str(sample_runs["wh-second"])],
-        capture_output=True, text=True, timeout=120,
+        [
+            str(LEDGERFLOW),
+            "explain",
+            "research.topics",
+            "--unit",
+            expected["root"],
+            "--scope",
+            "total",
+            "--warehouse",
+            str(sample_runs["wh-second"]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     rows = [ln for ln in proc.stdout.splitlines() if ln.count("\t") >= 4 and not ln.startswith("单位代码")]
