@@ -48,7 +48,13 @@ class Registry:
         return False
 
     def by_name(self) -> dict[str, str]:
-        """Normalised name or alias -> code (names and aliases that are unique)."""
+        """Normalised name or alias -> code (names and aliases that are unique); built once."""
+        cached = self.__dict__.get("_by_name")
+        if cached is None:
+            cached = self.__dict__["_by_name"] = self._build_by_name()
+        return cached
+
+    def _build_by_name(self) -> dict[str, str]:
         out: dict[str, str] = {}
         dup: set[str] = set()
         for u in self.units.values():

@@ -62,10 +62,15 @@ class Worker:
 
     def start(self) -> None:
         parent, child = _CTX.Pipe()
-        self.proc = _CTX.Process(target=_child, args=(child, *self.args), daemon=True)
-        self.proc.start()
+        proc = _CTX.Process(target=_child, args=(child, *self.args), daemon=True)
+        try:
+            proc.start()  # may raise (e.g. inside a daemonic process): nothing is half-set then
+        except BaseException:
+            parent.close()
+            child.close()
+            raise
         child.close()
-        self.conn = parent
+        self.proc, self.conn = proc, parent
 
     def stop(self) -> None:
         if self.proc is None:
