@@ -26,58 +26,45 @@ def _row_of(cell: str) -> int | None:
     return int(digits) if digits else None
 
 
+def _info_issue(info: dict[str, Any], code: str, column: str, cell: str, value: str, message: str) -> dict:
+    """An issue located at a 填报信息 cell."""
+    return dict(
+        code=code,
+        sheet=info.get("info_sheet") or "",
+        row=_row_of(cell),
+        column=column,
+        cell=cell,
+        value=value,
+        message=message,
+    )
+
+
 def identify(info: dict[str, Any], registry: Registry, tpl: Template) -> tuple[str | None, list[dict]]:
     """(unit code or None, issues) from the 填报信息 fields: code first, else name or alias."""
-    issues: list[dict] = []
-    code = norm_code(info.get("unit_code"))
+    written_code = info.get("unit_code") or ""
+    code = norm_code(written_code)
     name = info.get("unit_name") or ""
-    sheet = info.get("info_sheet") or ""
     if code:
         unit = registry.units.get(code)
         if unit is None:
-            cell = info.get("unit_code_cell") or ""
-            issues.append(
-                dict(
-                    code="E_UNIT_UNKNOWN",
-                    sheet=sheet,
-                    row=_row_of(cell),
-                    column="单位代码",
-                    cell=cell,
-                    value=info.get("unit_code") or "",
-                    message=tpl.message("E_UNIT_UNKNOWN", code=info.get("unit_code") or "", name=name),
+            msg = tpl.message("E_UNIT_UNKNOWN", code=written_code, name=name)
+            return None, [
+                _info_issue(
+                    info, "E_UNIT_UNKNOWN", "单位代码", info.get("unit_code_cell") or "", written_code, msg
                 )
-            )
-            return None, issues
+            ]
         if name and squash(name) not in {squash(n) for n in (unit.name, *unit.aliases)}:
-            cell = info.get("unit_name_cell") or ""
-            issues.append(
-                dict(
-                    code="W_UNIT_NAME",
-                    sheet=sheet,
-                    row=_row_of(cell),
-                    column="单位名称",
-                    cell=cell,
-                    value=name,
-                    message=tpl.message("W_UNIT_NAME", name=name, code=unit.code, registry_name=unit.name),
-                )
-            )
-        return unit.code, issues
+            msg = tpl.message("W_UNIT_NAME", name=name, code=unit.code, registry_name=unit.name)
+            return unit.code, [
+                _info_issue(info, "W_UNIT_NAME", "单位名称", info.get("unit_name_cell") or "", name, msg)
+            ]
+        return unit.code, []
     found = registry.by_name().get(squash(name)) if name else None
     if found is None:
         cell = info.get("unit_name_cell") or info.get("unit_code_cell") or ""
-        issues.append(
-            dict(
-                code="E_UNIT_UNKNOWN",
-                sheet=sheet,
-                row=_row_of(cell),
-                column="单位名称",
-                cell=cell,
-                value=name,
-                message=tpl.message("E_UNIT_UNKNOWN", code="", name=name),
-            )
-        )
-        return None, issues
-    return found, issues
+        msg = tpl.message("E_UNIT_UNKNOWN", code="", name=name)
+        return None, [_info_issue(info, "E_UNIT_UNKNOWN", "单位名称", cell, name, msg)]
+    return found, []
 
 
 def resolve(
