@@ -76,6 +76,7 @@ def ledger_run(
             if staging_out.exists():
                 shutil.rmtree(staging_out)
             emit.write_data(fr, staging_out, as_of, reg.root)
+            emit.export_rollup(private, staging_out)
             emit.write_report(fr, staging_out, as_of, reg.root)
             emit.write_summary_book(fr, staging_out, as_of)
             emit.write_feedback_books(

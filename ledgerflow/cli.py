@@ -201,9 +201,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     try:
         with pipeline.snapshot(args.warehouse, args.as_of) as (con, ctx):
-            fr = pipeline.frames(con, ctx)
-            codes = set(fr["units"]["code"])
             unit = args.unit.strip().upper()
+            fr = pipeline.frames(con, ctx, focus=unit)
+            codes = set(fr["units"]["code"])
             if unit not in codes:
                 print(f"ledgerflow: 单位代码{args.unit}不在组织架构中", file=sys.stderr)
                 return EXIT_USAGE

@@ -346,8 +346,26 @@ def finish_run(con: duckdb.DuckDBPyConnection, ctx: RunContext, files_seen: int,
 # ---- outputs ----------------------------------------------------------------------------------
 
 
-def frames(con: duckdb.DuckDBPyConnection, ctx: RunContext) -> dict[str, pd.DataFrame]:
-    rollup = con.execute("select * from lf.rollup order by unit_code, ord").df()
+def frames(
+    con: duckdb.DuckDBPyConnection, ctx: RunContext, focus: str | None = None
+) -> dict[str, pd.DataFrame]:
+    """What the report, summary, feedback and artifacts need, as DataFrames.
+
+    ``rollup`` is not the whole rollup (at 20,000 units that is ~2 million rows; rollup.csv
+    streams it from DuckDB instead, see :func:`export_rollup_csv`): every figure of the county-
+    and township-level units (and of ``focus`` and its children, for a report on a lower unit),
+    and for branches only the figures the summary workbook shows.
+    """
+    from ledgerflow.outputs.summary import frame_keys
+
+    if focus is None:  # the root: its direct children are in the report and artifacts, branches or not
+        focus = con.execute("select code from lf.units where parent_code is null").fetchone()[0]
+    rollup = con.execute(
+        """select * from lf.rollup
+           where level <> 'branch' or key in (select unnest($keys)) or unit_code = $focus or parent_code = $focus
+           order by unit_code, ord""",
+        {"keys": sorted(frame_keys()), "focus": focus or ""},
+    ).df()
     subs = con.execute(
         "select path, sha256, submitter, unit_code, as_of, status, errors, warnings from lf.mart_submissions order by path"
     ).df()
@@ -362,6 +380,24 @@ def frames(con: duckdb.DuckDBPyConnection, ctx: RunContext) -> dict[str, pd.Data
     return {"rollup": rollup, "submissions": subs, "issues": issues, "units": units}
 
 
+def export_rollup_csv(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
+    """Write rollup.csv (every unit and key) straight from DuckDB: UTF-8 with BOM, the same
+    text as :func:`ledgerflow.outputs.safe.write_csv` would write, never whole in memory."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = path.with_name(path.name + ".body")
+    cur = con.cursor()  # its own cursor: the connection may hold an unfinished result
+    try:
+        cur.sql(db.sql_text("exports/rollup_csv")).write_csv(str(body), header=True)
+    finally:
+        cur.close()
+    with path.open("wb") as out, body.open("rb") as src:
+        out.write("\ufeff".encode())
+        shutil.copyfileobj(src, out, 1 << 20)
+    body.unlink()
+    return path
+
+
 def _num(v: Any) -> Any:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return None
@@ -371,6 +407,7 @@ def _num(v: Any) -> Any:
 
 
 def write_data_outputs(fr: dict[str, pd.DataFrame], out: Path, as_of: date, root: str) -> list[Path]:
+    """figures.json, submissions.csv and issues.csv (rollup.csv: :func:`export_rollup_csv`)."""
     from ledgerflow.outputs.safe import write_csv
 
     out.mkdir(parents=True, exist_ok=True)
@@ -381,17 +418,13 @@ def write_data_outputs(fr: dict[str, pd.DataFrame], out: Path, as_of: date, root
     (out / "figures.json").write_text(
         json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8"
     )
-    r = rollup[ROLLUP_COLUMNS].copy()
-    r["own"] = [_num(v) for v in r["own"]]
-    r["total"] = [_num(v) for v in r["total"]]
-    write_csv(r, out / "rollup.csv")
     s = fr["submissions"][SUBMISSION_COLUMNS].copy()
     s["as_of"] = ["" if v is None or pd.isna(v) else pd.Timestamp(v).date().isoformat() for v in s["as_of"]]
     write_csv(s, out / "submissions.csv")
     i = fr["issues"][ISSUE_COLUMNS].copy()
     i["row"] = [None if pd.isna(v) else int(v) for v in i["row"]]
     write_csv(i, out / "issues.csv")
-    return [out / n for n in ("figures.json", "rollup.csv", "submissions.csv", "issues.csv")]
+    return [out / n for n in ("figures.json", "submissions.csv", "issues.csv")]
 
 
 def replace_dir(staging: Path, out: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -18,6 +19,15 @@ from ledgerflow.outputs.summary import write_summary
 @task(name="write figures and csv files", cache_policy=NO_CACHE)
 def write_data(fr: dict[str, pd.DataFrame], out: Path, as_of: date, root: str) -> list[Path]:
     return pipeline.write_data_outputs(fr, out, as_of, root)
+
+
+@task(name="export rollup csv", cache_policy=NO_CACHE)
+def export_rollup(private: Path, out: Path) -> Path:
+    con = duckdb.connect(str(private), read_only=True)
+    try:
+        return pipeline.export_rollup_csv(con, out / "rollup.csv")
+    finally:
+        con.close()
 
 
 @task(name="write county report", cache_policy=NO_CACHE)

@@ -1,18 +1,30 @@
-"""Feedback workbooks: the clerk's own workbook, returned with every issue marked.
+"""Feedback workbooks: the clerk's own sheets, returned with every issue marked.
 
-:func:`write_feedback` makes ``<unit_code or UNKNOWN>__<file stem>.xlsx``:
+:func:`write_feedback` makes ``<unit_code or UNKNOWN>__<file stem>.xlsx``, written with
+xlsxwriter:
 
 * a first sheet ``校验结果`` listing every error and warning of the file (序号, 严重程度, 工作表,
-  单元格, 列, 原值, 问题说明, 如何修改), errors first, with a header row that stays frozen;
-* after it, a *copy* of the clerk's sheets (the original file is only read, never written):
-  .xlsx/.xlsm are loaded from an in-memory copy with openpyxl (macros dropped, formulas replaced by
-  the values Excel last computed), .xls are read with python-calamine and their values written
-  into a new workbook; each offending cell is filled red (error) or yellow (warning) and carries a
-  comment with the message, and the tab of each sheet with issues is coloured the same way.
+  单元格, 列, 原值, 问题说明, 如何修改), errors first, with a header row that stays frozen and an
+  autofilter; its tab is red (errors), yellow (warnings only) or green (no issues);
+* after it, a *values copy* of the clerk's sheets (the original file is only read, never
+  written): every sheet of the .xlsx/.xlsm/.xls is read with python-calamine and its values are
+  written into the new workbook at the same cells, under the same sheet name (made legal for
+  Excel: 31 characters, no ``[]:*?/\\``, unique). Formulas are replaced by the values Excel last
+  computed, dates are written as dates (``yyyy-mm-dd``), merged ranges are re-created and hidden
+  sheets stay hidden. The clerk's formatting (fonts, fills, borders, number formats, column
+  widths), comments, data validation, pictures, charts and macros are **not** kept; column widths
+  are guessed from the content. A clerk's sheet already called ``校验结果`` is kept, renamed
+  ``校验结果(原)``.
+* each offending cell (the top-left cell of its merged range) is filled red (error) or yellow
+  (warning) and carries a comment with the messages of all its issues, and the tab of each sheet
+  with issues is coloured the same way.
 
-The copy keeps no links to other workbooks and no hyperlinks, and every text we write is stored
-as text (a value beginning with ``=`` is not turned into a formula). Files that could not be read
-at all (``E_FILE_UNREADABLE``) are not opened again: their feedback holds ``校验结果`` only.
+The copy holds no formulas, links to other workbooks or hyperlinks: every text is written with
+``write_string`` (a value beginning with ``=`` or looking like a URL or a number stays text),
+without the control characters XML cannot hold and cut to Excel's 32 767 characters. Files that
+could not be read at all (``E_FILE_UNREADABLE``) are not opened again, and a file that fails to
+be read a second time is not copied: their feedback holds ``校验结果`` only, with a note saying
+why.
 """
 
 from __future__ import annotations
@@ -20,13 +32,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import math
 import re
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
 
-from .safe import clean_text, is_missing, set_text_cell
+from .safe import EXCEL_MAX_TEXT, XLSXWRITER_OPTIONS, clean_text, is_missing
 
 __all__ = ["ADVICE", "RESULT_SHEET", "feedback_filename", "write_feedback"]
 
@@ -109,19 +123,25 @@ def _display(value: object) -> str:
     return _s(value)
 
 
+_ISSUE_FIELDS = ("path", "sheet", "row", "column", "cell", "code", "severity", "message", "value")
+
+
 def _issue_records(issues: pd.DataFrame, rel_path: str) -> list[dict[str, Any]]:
     if issues is None or issues.empty:
         return []
-    df = issues
-    if "path" in df.columns and rel_path:
-        want = str(rel_path).replace("\\", "/")
-        df = df[df["path"].astype(str).str.replace("\\", "/", regex=False) == want]
+    # plain Python rows: DataFrame filtering and to_dict cost about a millisecond per file
+    names = [str(c) for c in issues.columns]
+    pos = {c: names.index(c) for c in _ISSUE_FIELDS if c in names}
+    want = str(rel_path).replace("\\", "/")
     recs = []
-    for order, r in enumerate(df.to_dict("records")):
+    for vals in issues.to_numpy(dtype=object).tolist():
+        r = {c: vals[j] for c, j in pos.items()}
+        if rel_path and "path" in r and str(r["path"]).replace("\\", "/") != want:
+            continue
         row = r.get("row")
         try:
             row = None if is_missing(row) or str(row).strip() == "" else int(float(row))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             row = None
         severity = _s(r.get("severity")).lower()
         code = _s(r.get("code"))
@@ -129,7 +149,7 @@ def _issue_records(issues: pd.DataFrame, rel_path: str) -> list[dict[str, Any]]:
             severity = "error" if code.startswith("E_") else "warning"
         recs.append(
             {
-                "order": order,
+                "order": len(recs),
                 "sheet": _s(r.get("sheet")),
                 "row": row,
                 "column": _s(r.get("column")),
@@ -137,189 +157,325 @@ def _issue_records(issues: pd.DataFrame, rel_path: str) -> list[dict[str, Any]]:
                 "code": code,
                 "severity": severity,
                 "message": _s(r.get("message")),
-                "value": r.get("value") if "value" in r else None,
+                "value": r.get("value"),
             }
         )
     recs.sort(key=lambda x: (x["severity"] != "error", x["order"]))
     return recs
 
 
-# --------------------------------------------------------------------------- loading the copy
+# --------------------------------------------------------------------------- reading the copy
+
+# Exceptions that are not about the file and must not be turned into "could not re-read".
+_NOT_OURS = (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)
+_COPY_NOTE = (
+    "以下各表是原文件内容的副本（只含数值：公式已替换为最近一次的计算结果，原有格式、批注、图片和宏均未保留），"
+    "标红为错误、标黄为警告。"
+)
+_MAX_ROWS = 1_048_576
+_MAX_COLS = 16_384
+#: A sheet larger than this is not copied (the parse pre-check keeps real files far below it).
+_MAX_COPY_CELLS = 2_000_000
+#: Merged ranges larger than this are not re-created (xlsxwriter checks every cell of a range).
+_MAX_MERGE_CELLS = 100_000
+_SHEET_BAD = re.compile(r"[\[\]:*?/\\\x00-\x1f\x7f]")
+_DATE_NUM = "yyyy-mm-dd"
+_DATETIME_NUM = "yyyy-mm-dd hh:mm"
+_TIME_NUM = "hh:mm:ss"
+_COMMENT_MAX = 2000
 
 
-def _load_copy(source: Path, recs: list[dict[str, Any]]):
-    """(workbook, note): the clerk's sheets as a new openpyxl workbook, or an empty one."""
-    import openpyxl
+class _TooLarge(Exception):
+    pass
 
+
+@dataclass
+class _Sheet:
+    """One clerk sheet as calamine read it: ``rows[i][j]`` is the cell (r0 + i, c0 + j), 0-based."""
+
+    name: str
+    hidden: int  # 0 visible, 1 hidden, 2 very hidden
+    rows: list[list[Any]]
+    r0: int = 0
+    c0: int = 0
+    merged: list[tuple[int, int, int, int]] = field(default_factory=list)
+    title: str = ""  # its name in the feedback workbook
+    severity: str = ""  # "error" / "warning" when it has issues
+
+    def value(self, r: int, c: int) -> Any:
+        i, j = r - self.r0, c - self.c0
+        if 0 <= i < len(self.rows) and j >= 0:
+            row = self.rows[i]
+            if j < len(row):
+                return row[j]
+        return None
+
+    def anchor(self, r: int, c: int) -> tuple[int, int]:
+        """The top-left cell of the merged range holding (r, c), or (r, c) itself."""
+        for r0, c0, r1, c1 in self.merged:
+            if r0 <= r <= r1 and c0 <= c <= c1:
+                return r0, c0
+        return r, c
+
+
+def _read_copy(source: Path, recs: list[dict[str, Any]]) -> tuple[list[_Sheet], str]:
+    """(sheets, note): the clerk's sheets read with calamine, or none and the reason why."""
     if any(r["code"] == "E_FILE_UNREADABLE" for r in recs):
-        return _empty_workbook(), "原文件无法读取，本反馈只列出问题。"
-    suffix = source.suffix.lower()
+        return [], "原文件无法读取，本反馈只列出问题。"
+    if source.suffix.lower() not in (".xlsx", ".xlsm", ".xls"):
+        return [], "原文件不是 Excel 工作簿，本反馈只列出问题。"
     try:
-        data = source.read_bytes()
-        if suffix in (".xlsx", ".xlsm"):
-            wb = openpyxl.load_workbook(io.BytesIO(data), keep_vba=False, data_only=True, keep_links=False)
-            _strip_links(wb)
-            return wb, "以下各表是原文件的副本（公式已替换为计算结果，宏已去除），标红为错误、标黄为警告。"
-        if suffix == ".xls":
-            return _xls_copy(
-                data
-            ), "以下各表是原文件内容的副本（只含数值，不含格式），标红为错误、标黄为警告。"
-    except Exception as exc:  # noqa: BLE001 - any failure to re-read: issues only
-        return _empty_workbook(), f"原文件无法再次打开（{type(exc).__name__}），本反馈只列出问题。"
-    return _empty_workbook(), "原文件不是 Excel 工作簿，本反馈只列出问题。"
+        return _read_sheets(source.read_bytes()), _COPY_NOTE
+    except _NOT_OURS:
+        raise
+    except _TooLarge as exc:
+        return [], f"原文件的工作表“{clean_text(exc)}”范围过大，本反馈只列出问题。"
+    except BaseException as exc:  # noqa: BLE001 - CalamineError, a Rust panic (BaseException), ...
+        return [], f"原文件无法再次打开（{type(exc).__name__}），本反馈只列出问题。"
 
 
-def _empty_workbook():
-    import openpyxl
-
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    return wb
-
-
-def _strip_links(wb) -> None:
-    wb._external_links = []
-    for name in list(wb.defined_names):
-        text = str(getattr(wb.defined_names[name], "attr_text", "") or "")
-        if "[" in text:
-            del wb.defined_names[name]
-    for ws in wb.worksheets:
-        for cell in ws._cells.values():
-            if getattr(cell, "_hyperlink", None) is not None:
-                cell._hyperlink = None
-        ws._hyperlinks = []
-        for name in list(getattr(ws, "defined_names", {}) or {}):
-            text = str(getattr(ws.defined_names[name], "attr_text", "") or "")
-            if "[" in text:
-                del ws.defined_names[name]
-
-
-def _xls_copy(data: bytes):
-    import openpyxl
+def _read_sheets(data: bytes) -> list[_Sheet]:
     from python_calamine import CalamineWorkbook
 
     cwb = CalamineWorkbook.from_filelike(io.BytesIO(data))
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    hidden = {}
-    for meta in cwb.sheets_metadata:
-        vis = str(getattr(meta, "visible", "")).lower()
-        hidden[meta.name] = "hidden" in vis
-    for name in cwb.sheet_names:
-        sheet = cwb.get_sheet_by_name(name)
-        ws = wb.create_sheet(_sheet_title(name, wb))
-        for r_idx, row in enumerate(sheet.to_python(skip_empty_area=False), start=1):
-            for c_idx, value in enumerate(row, start=1):
-                if value is None or value == "":
-                    continue
-                cell = ws.cell(row=r_idx, column=c_idx)
-                if isinstance(value, str):
-                    set_text_cell(cell, value)
-                elif isinstance(value, dt.timedelta):
-                    set_text_cell(cell, str(value))
-                else:
-                    cell.value = value
-                    if isinstance(value, dt.datetime):
-                        cell.number_format = "yyyy-mm-dd hh:mm" if value.time() != dt.time() else "yyyy-mm-dd"
-                    elif isinstance(value, dt.date):
-                        cell.number_format = "yyyy-mm-dd"
-        try:
-            for (r0, c0), (r1, c1) in sheet.merged_cell_ranges or []:
-                ws.merge_cells(start_row=r0 + 1, start_column=c0 + 1, end_row=r1 + 1, end_column=c1 + 1)
-        except Exception:  # noqa: BLE001 - merges are cosmetic here
-            pass
-        if hidden.get(name):
-            ws.sheet_state = "hidden"
-    if not wb.worksheets:
-        wb.create_sheet("Sheet1")
-    return wb
+    sheets: list[_Sheet] = []
+    try:
+        for meta in cwb.sheets_metadata:
+            if "WorkSheet" not in str(meta.typ):  # chart sheets, dialog and macro sheets
+                continue
+            vis = str(meta.visible).lower()
+            hidden = 2 if "veryhidden" in vis else (1 if "hidden" in vis else 0)
+            sh = cwb.get_sheet_by_name(meta.name)
+            start = sh.start
+            if start is None:  # an empty sheet
+                rows, r0, c0 = [], 0, 0
+            else:
+                if sh.height * max(sh.width, 1) > _MAX_COPY_CELLS:
+                    raise _TooLarge(meta.name)
+                rows = sh.to_python(skip_empty_area=True)  # the used range, from `start`
+                r0, c0 = start
+            merged = []
+            for (a, b), (c, d) in sh.merged_cell_ranges or []:
+                merged.append((min(a, c), min(b, d), max(a, c), max(b, d)))
+            sheets.append(_Sheet(meta.name, hidden, rows, r0, c0, merged))
+    finally:
+        cwb.close()
+    return sheets
 
 
-def _sheet_title(name: str, wb) -> str:
-    title = re.sub(r"[\[\]:*?/\\]", "_", clean_text(name))[:31] or "Sheet"
+def _utf16_cut(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` UTF-16 code units (Excel counts sheet names in those)."""
+    if len(text) * 2 <= limit or len(text.encode("utf-16-le")) <= 2 * limit:
+        return text
+    out, n = [], 0
+    for ch in text:
+        n += 2 if ord(ch) > 0xFFFF else 1
+        if n > limit:
+            break
+        out.append(ch)
+    return "".join(out)
+
+
+def _sheet_title(name: str, used: set[str]) -> str:
+    """``name`` made a legal, unused Excel sheet name (compared without case, as Excel does)."""
+    title = _utf16_cut(_SHEET_BAD.sub("_", clean_text(name)), 31).strip("'") or "Sheet"
     base, n = title, 1
-    while title in wb.sheetnames:
+    while title.lower() in used:
         n += 1
-        title = f"{base[:27]}({n})"
+        suffix = f"({n})"
+        title = _utf16_cut(base, 31 - len(suffix)).strip("'") + suffix
+    used.add(title.lower())
     return title
+
+
+def _name_sheets(sheets: list[_Sheet]) -> None:
+    used = {RESULT_SHEET.lower(), "history"}  # ours, and the name Excel reserves
+    for sh in sheets:
+        sh.title = _sheet_title(RESULT_SHEET + "(原)" if sh.name == RESULT_SHEET else sh.name, used)
 
 
 # --------------------------------------------------------------------------- marking
 
 
-def _find_sheet(wb, name: str):
+def _find_sheet(sheets: list[_Sheet], name: str) -> _Sheet | None:
     if not name:
         return None
-    if name in wb.sheetnames:
-        return wb[name]
+    for sh in sheets:
+        if sh.name == name:
+            return sh
     norm = name.strip().lower()
-    for ws in wb.worksheets:
-        if ws.title.strip().lower() == norm:
-            return ws
+    for sh in sheets:
+        if sh.name.strip().lower() == norm or sh.title.strip().lower() == norm:
+            return sh
     return None
 
 
-def _anchor(ws, coord: str) -> str:
-    """The top-left cell of the merged range holding ``coord`` (or ``coord`` itself)."""
-    for rng in ws.merged_cells.ranges:
-        if coord in rng:
-            return rng.start_cell.coordinate
-    return coord
+def _cell_rc(coord: str) -> tuple[int, int] | None:
+    """0-based (row, col) of ``E4``, or None when it is not a cell inside Excel's grid."""
+    m = _CELL.match(coord)
+    if not m:
+        return None
+    col = 0
+    for ch in m.group(1).upper():
+        col = col * 26 + ord(ch) - 64
+    row = int(m.group(2))
+    if not (1 <= row <= _MAX_ROWS and 1 <= col <= _MAX_COLS):
+        return None
+    return row - 1, col - 1
 
 
-def _mark_cells(wb, recs: list[dict[str, Any]]) -> None:
-    from openpyxl.comments import Comment
-    from openpyxl.styles import PatternFill
-
-    fills = {
-        "error": PatternFill(fill_type="solid", start_color=_RED, end_color=_RED),
-        "warning": PatternFill(fill_type="solid", start_color=_YELLOW, end_color=_YELLOW),
-    }
-    marks: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    sheet_sev: dict[str, str] = {}
+def _collect_marks(
+    sheets: list[_Sheet], recs: list[dict[str, Any]]
+) -> dict[int, dict[tuple[int, int], list[dict[str, Any]]]]:
+    """Marks per sheet (by index) and cell; sets each sheet's severity and each record's sheet."""
+    index = {id(sh): i for i, sh in enumerate(sheets)}
+    marks: dict[int, dict[tuple[int, int], list[dict[str, Any]]]] = {}
     for r in recs:
-        ws = _find_sheet(wb, r["sheet"])
-        if ws is None:
+        sh = _find_sheet(sheets, r["sheet"])
+        if sh is None:
             continue
-        r["_ws"] = ws  # the sheet object: our 校验结果 may take its name later
-        if sheet_sev.get(ws.title) != "error":
-            sheet_sev[ws.title] = r["severity"]
-        if _CELL.match(r["cell"]):
-            marks.setdefault((ws.title, _anchor(ws, r["cell"])), []).append(r)
-    for title, sev in sheet_sev.items():
-        wb[title].sheet_properties.tabColor = _TAB_RED if sev == "error" else _TAB_YELLOW
-    for (title, coord), items in marks.items():
-        ws = wb[title]
-        cell = ws[coord]
-        sev = "error" if any(i["severity"] == "error" for i in items) else "warning"
-        cell.fill = fills[sev]
-        lines = [f"【{'错误' if i['severity'] == 'error' else '警告'}】{i['message']}" for i in items]
-        text = "\n".join(lines)
-        if cell.comment is not None and cell.comment.text:
-            text = cell.comment.text + "\n" + text
-        comment = Comment(clean_text(text)[:30000], "ledgerflow 校验")
-        comment.width = 320
-        comment.height = min(60 + 40 * len(lines), 400)
-        cell.comment = comment
+        r["_sheet"] = sh
+        if sh.severity != "error":
+            sh.severity = r["severity"]
+        rc = _cell_rc(r["cell"])
+        if rc is not None:
+            marks.setdefault(index[id(sh)], {}).setdefault(sh.anchor(*rc), []).append(r)
+    return marks
 
 
 def _original_value(rec: dict[str, Any]) -> str:
     v = rec.get("value")
     if not is_missing(v) and _s(v) != "":
         return _display(v)
-    ws = rec.get("_ws")
-    if ws is not None and _CELL.match(rec["cell"]):
-        return _display(ws[_anchor(ws, rec["cell"])].value)
+    sh = rec.get("_sheet")
+    rc = _cell_rc(rec["cell"])
+    if sh is not None and rc is not None:
+        return _display(sh.value(*sh.anchor(*rc)))
     return ""
 
 
-def _write_result_sheet(wb, recs: list[dict[str, Any]], *, unit_code: str, rel_path: str, note: str) -> None:
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-    from openpyxl.utils import get_column_letter
+# --------------------------------------------------------------------------- writing
 
-    if RESULT_SHEET in wb.sheetnames:  # the clerk has a sheet of that name: keep it, renamed
-        wb[RESULT_SHEET].title = _sheet_title(RESULT_SHEET + "(原)", wb)
-    ws = wb.create_sheet(RESULT_SHEET, 0)
+
+class _Formats:
+    """xlsxwriter formats by (number format, fill colour), made once per workbook."""
+
+    def __init__(self, wb) -> None:
+        self.wb = wb
+        self.cache: dict[tuple[str | None, str | None], Any] = {(None, None): None}
+
+    def get(self, num: str | None = None, fill: str | None = None):
+        key = (num, fill)
+        if key not in self.cache:
+            props: dict[str, Any] = {}
+            if num:
+                props["num_format"] = num
+            if fill:
+                props.update(pattern=1, bg_color="#" + fill)
+            self.cache[key] = self.wb.add_format(props)
+        return self.cache[key]
+
+
+def _text(value: object) -> str:
+    return clean_text(value)[:EXCEL_MAX_TEXT]
+
+
+def _put(ws, r: int, c: int, v: Any, fmts: _Formats, fill: str | None = None) -> int:
+    """Write one value from calamine with an explicit xlsxwriter call; return its display width."""
+    t = type(v)
+    if t is str:
+        if v:
+            ws.write_string(r, c, _text(v), fmts.get(None, fill))
+            return len(v) if v.isascii() else 2 * len(v)
+    elif t is float or t is int:
+        if math.isfinite(v):
+            ws.write_number(r, c, v, fmts.get(None, fill))
+            return len(repr(v))
+        ws.write_string(r, c, str(v), fmts.get(None, fill))
+        return 4
+    elif t is bool:
+        ws.write_boolean(r, c, v, fmts.get(None, fill))
+        return 5
+    elif isinstance(v, dt.datetime):
+        if v.year >= 1900 and v.tzinfo is None:
+            num = _DATE_NUM if v.time() == dt.time() else _DATETIME_NUM
+            ws.write_datetime(r, c, v, fmts.get(num, fill))
+            return len(num)
+        ws.write_string(r, c, v.isoformat(sep=" "), fmts.get(None, fill))
+        return 19
+    elif isinstance(v, dt.date):
+        if v.year >= 1900:
+            ws.write_datetime(r, c, v, fmts.get(_DATE_NUM, fill))
+        else:
+            ws.write_string(r, c, v.isoformat(), fmts.get(None, fill))
+        return 10
+    elif isinstance(v, dt.time) and v.tzinfo is None:
+        ws.write_datetime(r, c, v, fmts.get(_TIME_NUM, fill))
+        return 8
+    elif v is not None:  # timedelta (a duration), an error value, anything else: as text
+        text = _text(v)
+        if text:
+            ws.write_string(r, c, text, fmts.get(None, fill))
+            return len(text) if text.isascii() else 2 * len(text)
+    if fill:
+        ws.write_blank(r, c, None, fmts.get(None, fill))
+    return 0
+
+
+def _write_copy(wb, fmts: _Formats, sh: _Sheet, marks: dict[tuple[int, int], list[dict[str, Any]]]) -> None:
+    ws = wb.add_worksheet(sh.title)
+    for r0, c0, r1, c1 in sh.merged:
+        if (r0, c0) == (r1, c1) or (r1 - r0 + 1) * (c1 - c0 + 1) > _MAX_MERGE_CELLS:
+            continue
+        try:
+            ws.merge_range(r0, c0, r1, c1, None)  # no data: the merge only, the cells follow
+        except Exception:  # noqa: BLE001 - overlapping or out of range: merges are cosmetic
+            pass
+    widths: list[int] = []  # display width per column, to guess column widths
+    c_base = sh.c0
+    write_string = ws.write_string
+    for i, row in enumerate(sh.rows):
+        r = sh.r0 + i
+        if len(row) > len(widths):
+            widths.extend([0] * (len(row) - len(widths)))
+        for j, v in enumerate(row):
+            if type(v) is str:  # most cells: inline fast path of _put
+                if not v:
+                    continue
+                write_string(r, c_base + j, _text(v))
+                w = len(v) if v.isascii() else 2 * len(v)
+            elif v is None:
+                continue
+            else:
+                w = _put(ws, r, c_base + j, v, fmts)
+            if w > widths[j]:
+                widths[j] = w
+    for j, w in enumerate(widths):
+        if w > 8:
+            ws.set_column(c_base + j, c_base + j, min(w + 1, 40))
+    for (r, c), items in marks.items():
+        sev = "error" if any(i["severity"] == "error" for i in items) else "warning"
+        _put(ws, r, c, sh.value(r, c), fmts, _RED if sev == "error" else _YELLOW)
+        lines = [f"【{'错误' if i['severity'] == 'error' else '警告'}】{i['message']}" for i in items]
+        text = clean_text("\n".join(lines))
+        if len(text) > _COMMENT_MAX:
+            text = text[: _COMMENT_MAX - 1] + "…"
+        ws.write_comment(
+            r,
+            c,
+            text,
+            {"author": "ledgerflow 校验", "width": 320, "height": min(60 + 40 * len(lines), 400)},
+        )
+    if sh.severity:
+        ws.set_tab_color("#" + (_TAB_RED if sh.severity == "error" else _TAB_YELLOW))
+    if sh.hidden == 2:
+        ws.very_hidden()
+    elif sh.hidden:
+        ws.hide()
+
+
+def _write_result_sheet(wb, recs: list[dict[str, Any]], *, unit_code: str, rel_path: str, note: str) -> None:
+    ws = wb.add_worksheet(RESULT_SHEET)
     n_err = sum(r["severity"] == "error" for r in recs)
     n_warn = len(recs) - n_err
     if n_err:
@@ -330,36 +486,42 @@ def _write_result_sheet(wb, recs: list[dict[str, Any]], *, unit_code: str, rel_p
         verdict = f"共 {n_warn} 个警告，台账已被采用。请核对警告内容，需要时修改后在下次报送中更正。"
     else:
         verdict = "未发现问题。"
-    set_text_cell(ws.cell(1, 1), f"台账校验结果：{rel_path}（单位代码：{unit_code or '未识别'}）")
-    ws.cell(1, 1).font = Font(bold=True, size=13)
-    set_text_cell(ws.cell(2, 1), verdict + note)
-    ws.cell(2, 1).alignment = Alignment(wrap_text=True, vertical="top")
-    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(_HEADERS))
-    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=len(_HEADERS))
-    ws.row_dimensions[2].height = 36
+    last = len(_HEADERS) - 1
+    ws.merge_range(0, 0, 0, last, None)
+    ws.merge_range(1, 0, 1, last, None)
+    ws.write_string(
+        0,
+        0,
+        _text(f"台账校验结果：{rel_path}（单位代码：{unit_code or '未识别'}）"),
+        wb.add_format({"bold": True, "font_size": 13}),
+    )
+    ws.write_string(1, 0, _text(verdict + note), wb.add_format({"text_wrap": True, "valign": "top"}))
+    ws.set_row(1, 36)
 
-    header_row = 3
-    thin = Side(style="thin", color="999999")
-    border = Border(left=thin, right=thin, top=thin, bottom=thin)
-    head_fill = PatternFill(fill_type="solid", start_color="DDEBF7", end_color="DDEBF7")
-    for c, h in enumerate(_HEADERS, start=1):
-        cell = ws.cell(header_row, c)
-        set_text_cell(cell, h)
-        cell.font = Font(bold=True)
-        cell.fill = head_fill
-        cell.border = border
-        cell.alignment = Alignment(horizontal="center", vertical="center")
-    ws.freeze_panes = ws.cell(header_row + 1, 1).coordinate
+    header_row = 2  # 0-based: Excel row 3
+    border = {"border": 1, "border_color": "#999999"}
+    head = wb.add_format(
+        {**border, "bold": True, "pattern": 1, "bg_color": "#DDEBF7", "align": "center", "valign": "vcenter"}
+    )
+    for c, h in enumerate(_HEADERS):
+        ws.write_string(header_row, c, h, head)
+    ws.freeze_panes(header_row + 1, 0)
 
-    err_fill = PatternFill(fill_type="solid", start_color=_RED, end_color=_RED)
-    warn_fill = PatternFill(fill_type="solid", start_color=_YELLOW, end_color=_YELLOW)
-    wrap = Alignment(wrap_text=True, vertical="top")
+    body = wb.add_format({**border, "text_wrap": True, "valign": "top"})
+    sev_fmt = {
+        "error": wb.add_format(
+            {**border, "text_wrap": True, "valign": "top", "pattern": 1, "bg_color": "#" + _RED}
+        ),
+        "warning": wb.add_format(
+            {**border, "text_wrap": True, "valign": "top", "pattern": 1, "bg_color": "#" + _YELLOW}
+        ),
+    }
     for i, r in enumerate(recs, start=1):
         row = header_row + i
         where = r["cell"] or (f"第{r['row']}行" if r["row"] else "")
-        values = [
-            i,
-            "错误" if r["severity"] == "error" else "警告",
+        ws.write_number(row, 0, i, body)
+        ws.write_string(row, 1, "错误" if r["severity"] == "error" else "警告", sev_fmt[r["severity"]])
+        texts = [
             r["sheet"],
             where,
             r["column"],
@@ -367,22 +529,14 @@ def _write_result_sheet(wb, recs: list[dict[str, Any]], *, unit_code: str, rel_p
             r["message"],
             ADVICE.get(r["code"], _DEFAULT_ADVICE),
         ]
-        for c, v in enumerate(values, start=1):
-            cell = ws.cell(row, c)
-            set_text_cell(cell, v)
-            cell.border = border
-            cell.alignment = wrap
-        ws.cell(row, 2).fill = err_fill if r["severity"] == "error" else warn_fill
-    for c, w in enumerate(_WIDTHS, start=1):
-        ws.column_dimensions[get_column_letter(c)].width = w
+        for c, v in enumerate(texts, start=2):
+            ws.write_string(row, c, _text(v), body)
+    for c, w in enumerate(_WIDTHS):
+        ws.set_column(c, c, w)
     if recs:
-        ws.auto_filter.ref = f"A{header_row}:{get_column_letter(len(_HEADERS))}{header_row + len(recs)}"
-    ws.sheet_properties.tabColor = _TAB_RED if n_err else (_TAB_YELLOW if n_warn else "70AD47")
-
-    for other in wb.worksheets:
-        other.sheet_view.tabSelected = False
-    ws.sheet_view.tabSelected = True
-    wb.active = 0
+        ws.autofilter(header_row, 0, header_row + len(recs), last)
+    ws.set_tab_color("#" + (_TAB_RED if n_err else (_TAB_YELLOW if n_warn else "70AD47")))
+    ws.activate()
 
 
 def write_feedback(
@@ -396,6 +550,8 @@ def write_feedback(
     :func:`feedback_filename`), or a full file path ending in ``.xlsx``. When the folder already
     holds a file of that name (two files with one stem), a short hash of ``rel_path`` is added.
     """
+    import xlsxwriter
+
     source = Path(source)
     out_path = Path(out_path)
     if out_path.suffix.lower() == ".xlsx" and not out_path.is_dir():
@@ -411,10 +567,16 @@ def write_feedback(
         raise ValueError("反馈文件不能覆盖原文件")
 
     recs = _issue_records(issues, rel_path)
-    wb, note = _load_copy(source, recs)
-    _mark_cells(wb, recs)
-    _write_result_sheet(wb, recs, unit_code=unit_code, rel_path=str(rel_path), note=note)
+    sheets, note = _read_copy(source, recs)
+    _name_sheets(sheets)
+    marks = _collect_marks(sheets, recs)
+
     buf = io.BytesIO()
-    wb.save(buf)
+    wb = xlsxwriter.Workbook(buf, {**XLSXWRITER_OPTIONS, "in_memory": True})
+    fmts = _Formats(wb)
+    _write_result_sheet(wb, recs, unit_code=unit_code, rel_path=str(rel_path), note=note)
+    for i, sh in enumerate(sheets):
+        _write_copy(wb, fmts, sh, marks.get(i, {}))
+    wb.close()
     target.write_bytes(buf.getvalue())
     return target

@@ -198,7 +198,14 @@ def write_text_cell(ws, row: int, col: int, value: object, fmt=None) -> None:
     ``write_boolean``; dates through ``write_datetime``; missing values through ``write_blank``.
     Anything else is written as its ``str()``. Never call ``ws.write()`` with user text.
     """
-    if is_missing(value):
+    kind = type(value)
+    if kind is str:  # the common cases first: a county's summary writes ~10^5 cells
+        ws.write_string(row, col, clean_text(value)[:EXCEL_MAX_TEXT], fmt)
+    elif kind is float and value == value and not math.isinf(value):
+        ws.write_number(row, col, value, fmt)
+    elif kind is int:
+        ws.write_number(row, col, float(value), fmt)
+    elif is_missing(value):
         ws.write_blank(row, col, None, fmt)
     elif isinstance(value, str):
         ws.write_string(row, col, clean_text(value)[:EXCEL_MAX_TEXT], fmt)

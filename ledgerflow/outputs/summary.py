@@ -29,7 +29,7 @@ import pandas as pd
 from .report import FigureTable, _unit_records, cn_date, is_ratio_key
 from .safe import is_missing, new_workbook, write_text_cell
 
-__all__ = ["LEVEL_SHEETS", "SUMMARY_COLUMNS", "key_label", "write_summary"]
+__all__ = ["LEVEL_SHEETS", "SUMMARY_COLUMNS", "frame_keys", "key_label", "write_summary"]
 
 #: level → sheet name
 LEVEL_SHEETS: dict[str, str] = {"county": "县级", "township": "乡镇级", "branch": "支部级"}
@@ -63,6 +63,15 @@ SUMMARY_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("退回文件", "submissions.rejected_files", "total"),
 )
 STATUS_HEADER = "报送状态"
+#: The figures ``_status`` reads (own scope) to say whether a unit has reported.
+STATUS_KEYS = ("submissions.expected", "submissions.received", "submissions.stale")
+
+
+def frame_keys() -> set[str]:
+    """The figure keys this workbook reads for *every* unit (branches included)."""
+    return {key for _, key, _ in SUMMARY_COLUMNS} | set(STATUS_KEYS)
+
+
 SCOPE_TEXT = {"own": "本级", "total": "合计"}
 
 # --------------------------------------------------------------------------- labels
@@ -239,7 +248,8 @@ def write_summary(rollup: pd.DataFrame, units: pd.DataFrame, path: Path, *, as_o
         if lv in by_level:
             by_level[lv].append(r)
 
-    wb = new_workbook(path)
+    # rows go straight to disk as they are written: a county of 20,000 branches stays flat in memory
+    wb = new_workbook(path, {"constant_memory": True})
     try:
         f_title = wb.add_format({"bold": True, "font_size": 12, "text_wrap": True, "valign": "top"})
         f_head = wb.add_format(
@@ -272,16 +282,16 @@ def write_summary(rollup: pd.DataFrame, units: pd.DataFrame, path: Path, *, as_o
                 "“本级”只计本单位自身台账，“合计”为本单位及所有下级单位台账之和；"
                 "比率按合计口径计算，空白表示无数据（如分母为0）。"
             )
+            ws.set_row(0, 36)
+            ws.set_row(1, 30)
             ws.merge_range(0, 0, 0, last_col, "", f_title)
             write_text_cell(ws, 0, 0, note, f_title)
-            ws.set_row(0, 36)
             for c, h in enumerate(headers):
                 write_text_cell(ws, 1, c, h, f_head)
             scopes = [""] * len(lead) + [SCOPE_TEXT[s] for _, _, s in SUMMARY_COLUMNS] + ["本级"]
             write_text_cell(ws, 2, 0, "口径", f_scope)
             for c, s in enumerate(scopes[1:], start=1):
                 write_text_cell(ws, 2, c, s, f_scope)
-            ws.set_row(1, 30)
             ws.freeze_panes(3, 2)
 
             widths = [_text_width(h) for h in headers]
@@ -376,18 +386,26 @@ def _write_long(wb, rollup: pd.DataFrame, names: dict[str, str], f_head, f_pct, 
         # figure is in rollup.csv; here they would cost ~100 cells per branch for no reader
         if "level" in rollup.columns:
             rollup = rollup[rollup["level"] != "branch"]
-        for i, r in enumerate(rollup.to_dict("records"), start=1):
-            code = "" if is_missing(r.get("unit_code")) else str(r["unit_code"])
-            key = "" if is_missing(r.get("key")) else str(r["key"])
-            name = r.get("unit_name")
+        cols = {
+            c: (rollup[c].tolist() if c in rollup.columns else [None] * len(rollup))
+            for c in ("unit_code", "key", "unit_name", "level", "parent_code", "own", "total")
+        }
+        labels: dict[str, str] = {}
+        for i, (code, key, name, level, parent, own, total) in enumerate(
+            zip(*cols.values(), strict=True), start=1
+        ):
+            code = "" if is_missing(code) else str(code)
+            key = "" if is_missing(key) else str(key)
             name = names.get(code, code) if is_missing(name) else str(name)
-            level = "" if is_missing(r.get("level")) else str(r["level"])
-            parent = "" if is_missing(r.get("parent_code")) else str(r["parent_code"])
+            level = "" if is_missing(level) else str(level)
+            parent = "" if is_missing(parent) else str(parent)
+            if key not in labels:
+                labels[key] = key_label(key)
             fmt = f_pct if is_ratio_key(key) else f_num
-            for c, v in enumerate([code, name, LEVEL_NAMES.get(level, level), parent, key, key_label(key)]):
+            for c, v in enumerate([code, name, LEVEL_NAMES.get(level, level), parent, key, labels[key]]):
                 write_text_cell(ws, i, c, v, None)
-            write_text_cell(ws, i, 6, r.get("own"), fmt)
-            write_text_cell(ws, i, 7, r.get("total"), fmt)
+            write_text_cell(ws, i, 6, own, fmt)
+            write_text_cell(ws, i, 7, total, fmt)
             widths[1] = max(widths[1], _text_width(name))
             n = i
     ws.autofilter(0, 0, max(n, 1), len(headers) - 1)
