@@ -68,7 +68,7 @@ def describe_files(entries: list[tuple[str, str, bool]], tpl: Template, registry
 def known_shas(private: Path) -> set[str]:
     if not private.exists():
         return set()
-    con = duckdb.connect(str(private))
+    con = db.connect(private)
     try:
         tables = {
             r[0]
@@ -289,7 +289,7 @@ def snapshot(warehouse: Path, as_of: date | None = None):
         wal = src.with_name(src.name + ".wal")
         if wal.exists():
             wal.rename(private.with_name(private.name + ".wal"))
-        con = duckdb.connect(str(private))
+        con = db.connect(private)
         try:
             row = con.execute(
                 "select run_id, as_of from lf.runs where status = 'completed' order by run_id desc limit 1"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -14,6 +13,7 @@ from ledgerflow import pipeline
 from ledgerflow.discover import FileRef
 from ledgerflow.outputs.report import render_report
 from ledgerflow.outputs.summary import write_summary
+from warehouse import db
 
 
 @task(name="write figures and csv files", cache_policy=NO_CACHE)
@@ -23,7 +23,7 @@ def write_data(fr: dict[str, pd.DataFrame], out: Path, as_of: date, root: str) -
 
 @task(name="export rollup csv", cache_policy=NO_CACHE)
 def export_rollup(private: Path, out: Path) -> Path:
-    con = duckdb.connect(str(private), read_only=True)
+    con = db.connect(private, read_only=True)
     try:
         return pipeline.export_rollup_csv(con, out / "rollup.csv")
     finally:

@@ -6,7 +6,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -15,6 +14,7 @@ from ledgerflow.discover import FileRef
 from ledgerflow.registry import Registry
 from ledgerflow.template import load_template
 from tasks.ingest import _io_error
+from warehouse import db
 from warehouse import publish as pub
 
 
@@ -33,7 +33,7 @@ def prepare_private(warehouse: Path) -> Path:
 def begin_run(
     private: Path, template_path: str, as_of: date, inbox: Path, registry: Path
 ) -> pipeline.RunContext:
-    con = duckdb.connect(str(private))
+    con = db.connect(private)
     try:
         return pipeline.begin_run(con, load_template(template_path), as_of, inbox, registry)
     finally:
@@ -42,7 +42,7 @@ def begin_run(
 
 @task(name="load parsed batches", cache_policy=NO_CACHE)
 def load_batches(private: Path, template_path: str, stages: list[str], run_id: int) -> dict[str, int]:
-    con = duckdb.connect(str(private))
+    con = db.connect(private)
     try:
         return pipeline.load_stages(con, load_template(template_path), stages, run_id)
     finally:
@@ -53,7 +53,7 @@ def load_batches(private: Path, template_path: str, stages: list[str], run_id: i
 def record_run(
     private: Path, template_path: str, ctx: pipeline.RunContext, files: list[FileRef], registry: Registry
 ) -> dict[str, int]:
-    con = duckdb.connect(str(private))
+    con = db.connect(private)
     try:
         return pipeline.record_run(con, ctx, files, registry, load_template(template_path))
     finally:
@@ -62,7 +62,7 @@ def record_run(
 
 @task(name="build marts and rollups", cache_policy=NO_CACHE)
 def build_models(private: Path, ctx: pipeline.RunContext) -> dict[str, float]:
-    con = duckdb.connect(str(private))
+    con = db.connect(private)
     try:
         return pipeline.build_models(con, ctx)
     finally:
@@ -71,7 +71,7 @@ def build_models(private: Path, ctx: pipeline.RunContext) -> dict[str, float]:
 
 @task(name="finish run", cache_policy=NO_CACHE)
 def finish_run(private: Path, ctx: pipeline.RunContext, files_seen: int, files_parsed: int) -> dict[str, Any]:
-    con = duckdb.connect(str(private))
+    con = db.connect(private)
     try:
         pipeline.finish_run(con, ctx, files_seen, files_parsed)
         return pipeline.frames(con, ctx)

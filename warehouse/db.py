@@ -46,6 +46,13 @@ _PARAM = re.compile(r"\$([a-z_]+)")
 _COMMENT = re.compile(r"--[^\n]*")
 
 
+def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection of the run to ``path``, with the memory limit of the settings."""
+    from ledgerflow.settings import Settings
+
+    return duckdb.connect(str(path), read_only=read_only, config={"memory_limit": Settings().duckdb_memory})
+
+
 def sql_text(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
