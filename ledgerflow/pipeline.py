@@ -444,7 +444,7 @@ def replace_dir(staging: Path, out: Path) -> None:
 
 # ---- feedback workbooks -------------------------------------------------------------------------
 
-FEEDBACK_VERSION = "1"
+FEEDBACK_VERSION = "2"  # bump when the workbook's content or layout changes
 
 
 def _feedback_job(args: tuple[str, pd.DataFrame, str, str, str]) -> str:
@@ -462,10 +462,11 @@ def write_feedback_books(
 ) -> dict[str, int]:
     """One feedback workbook per file with issues, in ``folder``.
 
-    Rendering a clerk's workbook with openpyxl costs ~0.1 s, so each is rendered once: the result
+    Rendering one costs ~10 ms (calamine read + xlsxwriter), so each is rendered once: the result
     is kept in ``cache_dir`` under a digest of everything it shows (the file's bytes, its path,
-    unit and issues) and copied into the output folder; misses render in parallel processes.
-    Cache entries no run uses any more are removed.
+    unit and issues) and copied into the output folder; misses render in parallel processes when
+    there are enough of them to pay for starting the processes (~1 s each). Cache entries no run
+    uses any more are removed.
     """
     import hashlib
     from concurrent.futures import ProcessPoolExecutor
@@ -495,7 +496,7 @@ def write_feedback_books(
             jobs.append((ref.abspath, group, str(cached), unit, path))
         links.append((cached, folder / name))
     if jobs:
-        if workers > 1 and len(jobs) > 4:
+        if workers > 1 and len(jobs) > 100:
             import multiprocessing as mp
 
             with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:

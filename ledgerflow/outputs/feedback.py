@@ -6,8 +6,9 @@ xlsxwriter:
 * a first sheet ``校验结果`` listing every error and warning of the file (序号, 严重程度, 工作表,
   单元格, 列, 原值, 问题说明, 如何修改), errors first, with a header row that stays frozen and an
   autofilter; its tab is red (errors), yellow (warnings only) or green (no issues);
-* after it, a *values copy* of the clerk's sheets (the original file is only read, never
-  written): every sheet of the .xlsx/.xlsm/.xls is read with python-calamine and its values are
+* after it, a *values copy* of each of the clerk's sheets that has an issue (the original file is
+  only read, never written; sheets without issues are left out, so the clerk sees only what to
+  fix): the sheet of the .xlsx/.xlsm/.xls is read with python-calamine and its values are
   written into the new workbook at the same cells, under the same sheet name (made legal for
   Excel: 31 characters, no ``[]:*?/\\``, unique). Formulas are replaced by the values Excel last
   computed, dates are written as dates (``yyyy-mm-dd``), merged ranges are re-created and hidden
@@ -174,7 +175,8 @@ _COPY_NOTE = (
 )
 _MAX_ROWS = 1_048_576
 _MAX_COLS = 16_384
-#: A sheet larger than this is not copied (the parse pre-check keeps real files far below it).
+#: A workbook with a sheet larger than this gets no copy (the parse pre-check keeps the files we
+#: re-read far below it).
 _MAX_COPY_CELLS = 2_000_000
 #: Merged ranges larger than this are not re-created (xlsxwriter checks every cell of a range).
 _MAX_MERGE_CELLS = 100_000
@@ -201,6 +203,7 @@ class _Sheet:
     merged: list[tuple[int, int, int, int]] = field(default_factory=list)
     title: str = ""  # its name in the feedback workbook
     severity: str = ""  # "error" / "warning" when it has issues
+    marks: dict[tuple[int, int], list[dict[str, Any]]] = field(default_factory=dict)  # by cell
 
     def value(self, r: int, c: int) -> Any:
         i, j = r - self.r0, c - self.c0
@@ -225,7 +228,8 @@ def _read_copy(source: Path, recs: list[dict[str, Any]]) -> tuple[list[_Sheet], 
     if source.suffix.lower() not in (".xlsx", ".xlsm", ".xls"):
         return [], "原文件不是 Excel 工作簿，本反馈只列出问题。"
     try:
-        return _read_sheets(source.read_bytes()), _COPY_NOTE
+        wanted = {r["sheet"].strip().lower() for r in recs if r["sheet"]}
+        return _read_sheets(source.read_bytes(), wanted), _COPY_NOTE
     except _NOT_OURS:
         raise
     except _TooLarge as exc:
@@ -234,7 +238,9 @@ def _read_copy(source: Path, recs: list[dict[str, Any]]) -> tuple[list[_Sheet], 
         return [], f"原文件无法再次打开（{type(exc).__name__}），本反馈只列出问题。"
 
 
-def _read_sheets(data: bytes) -> list[_Sheet]:
+def _read_sheets(data: bytes, wanted: set[str] | None = None) -> list[_Sheet]:
+    """Every worksheet's name and state; the cells only of those ``wanted`` (names stripped and
+    lower-cased; None: all), since only the sheets with issues are copied."""
     from python_calamine import CalamineWorkbook
 
     cwb = CalamineWorkbook.from_filelike(io.BytesIO(data))
@@ -245,6 +251,9 @@ def _read_sheets(data: bytes) -> list[_Sheet]:
                 continue
             vis = str(meta.visible).lower()
             hidden = 2 if "veryhidden" in vis else (1 if "hidden" in vis else 0)
+            if wanted is not None and meta.name.strip().lower() not in wanted:
+                sheets.append(_Sheet(meta.name, hidden, [], 0, 0, []))
+                continue
             sh = cwb.get_sheet_by_name(meta.name)
             start = sh.start
             if start is None:  # an empty sheet
@@ -324,12 +333,8 @@ def _cell_rc(coord: str) -> tuple[int, int] | None:
     return row - 1, col - 1
 
 
-def _collect_marks(
-    sheets: list[_Sheet], recs: list[dict[str, Any]]
-) -> dict[int, dict[tuple[int, int], list[dict[str, Any]]]]:
-    """Marks per sheet (by index) and cell; sets each sheet's severity and each record's sheet."""
-    index = {id(sh): i for i, sh in enumerate(sheets)}
-    marks: dict[int, dict[tuple[int, int], list[dict[str, Any]]]] = {}
+def _collect_marks(sheets: list[_Sheet], recs: list[dict[str, Any]]) -> None:
+    """Each sheet's marks (by anchor cell) and severity, and each record's sheet."""
     for r in recs:
         sh = _find_sheet(sheets, r["sheet"])
         if sh is None:
@@ -339,8 +344,7 @@ def _collect_marks(
             sh.severity = r["severity"]
         rc = _cell_rc(r["cell"])
         if rc is not None:
-            marks.setdefault(index[id(sh)], {}).setdefault(sh.anchor(*rc), []).append(r)
-    return marks
+            sh.marks.setdefault(sh.anchor(*rc), []).append(r)
 
 
 def _original_value(rec: dict[str, Any]) -> str:
@@ -422,7 +426,7 @@ def _put(ws, r: int, c: int, v: Any, fmts: _Formats, fill: str | None = None) ->
     return 0
 
 
-def _write_copy(wb, fmts: _Formats, sh: _Sheet, marks: dict[tuple[int, int], list[dict[str, Any]]]) -> None:
+def _write_copy(wb, fmts: _Formats, sh: _Sheet) -> None:
     ws = wb.add_worksheet(sh.title)
     for r0, c0, r1, c1 in sh.merged:
         if (r0, c0) == (r1, c1) or (r1 - r0 + 1) * (c1 - c0 + 1) > _MAX_MERGE_CELLS:
@@ -432,6 +436,7 @@ def _write_copy(wb, fmts: _Formats, sh: _Sheet, marks: dict[tuple[int, int], lis
         except Exception:  # noqa: BLE001 - overlapping or out of range: merges are cosmetic
             pass
     widths: list[int] = []  # display width per column, to guess column widths
+    wide = {(r0, c0) for r0, c0, r1, c1 in sh.merged if c1 > c0}  # a title across columns: no width
     c_base = sh.c0
     write_string = ws.write_string
     for i, row in enumerate(sh.rows):
@@ -448,12 +453,12 @@ def _write_copy(wb, fmts: _Formats, sh: _Sheet, marks: dict[tuple[int, int], lis
                 continue
             else:
                 w = _put(ws, r, c_base + j, v, fmts)
-            if w > widths[j]:
+            if w > widths[j] and not (wide and (r, c_base + j) in wide):
                 widths[j] = w
     for j, w in enumerate(widths):
         if w > 8:
             ws.set_column(c_base + j, c_base + j, min(w + 1, 40))
-    for (r, c), items in marks.items():
+    for (r, c), items in sh.marks.items():
         sev = "error" if any(i["severity"] == "error" for i in items) else "warning"
         _put(ws, r, c, sh.value(r, c), fmts, _RED if sev == "error" else _YELLOW)
         lines = [f"【{'错误' if i['severity'] == 'error' else '警告'}】{i['message']}" for i in items]
@@ -550,8 +555,6 @@ def write_feedback(
     :func:`feedback_filename`), or a full file path ending in ``.xlsx``. When the folder already
     holds a file of that name (two files with one stem), a short hash of ``rel_path`` is added.
     """
-    import xlsxwriter
-
     source = Path(source)
     out_path = Path(out_path)
     if out_path.suffix.lower() == ".xlsx" and not out_path.is_dir():
@@ -569,14 +572,35 @@ def write_feedback(
     recs = _issue_records(issues, rel_path)
     sheets, note = _read_copy(source, recs)
     _name_sheets(sheets)
-    marks = _collect_marks(sheets, recs)
+    _collect_marks(sheets, recs)
+    try:
+        data = _build(recs, sheets, unit_code=unit_code, rel_path=str(rel_path), note=note)
+    except _NOT_OURS:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a copy that cannot be written: issues only
+        note = f"原文件的副本无法生成（{type(exc).__name__}），本反馈只列出问题。"
+        data = _build(recs, [], unit_code=unit_code, rel_path=str(rel_path), note=note)
+    target.write_bytes(data)
+    return target
+
+
+def _build(
+    recs: list[dict[str, Any]],
+    sheets: list[_Sheet],
+    *,
+    unit_code: str,
+    rel_path: str,
+    note: str,
+) -> bytes:
+    """The feedback workbook's bytes: 校验结果, then the copy of each sheet."""
+    import xlsxwriter
 
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {**XLSXWRITER_OPTIONS, "in_memory": True})
+    _write_result_sheet(wb, recs, unit_code=unit_code, rel_path=rel_path, note=note)
     fmts = _Formats(wb)
-    _write_result_sheet(wb, recs, unit_code=unit_code, rel_path=str(rel_path), note=note)
-    for i, sh in enumerate(sheets):
-        _write_copy(wb, fmts, sh, marks.get(i, {}))
+    for sh in sheets:
+        if sh.severity:  # only the sheets with issues: the rest would only cost the clerk scrolling
+            _write_copy(wb, fmts, sh)
     wb.close()
-    target.write_bytes(buf.getvalue())
-    return target
+    return buf.getvalue()

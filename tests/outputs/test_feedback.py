@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import zipfile
 
@@ -252,7 +253,7 @@ def test_xls_source_comes_back_as_xlsx(tmp_path):
     assert out.name == "QX-T02__乙镇台账.xlsx"
     assert src.read_bytes() == before
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames == ["校验结果", "填报信息", "学习台账"]
+    assert wb.sheetnames == ["校验结果", "学习台账"]  # 填报信息 has no issue: not copied
     ws = wb["学习台账"]
     assert ws["C4"].value == "三十多人"  # at the same cell as in Excel
     assert ws["C4"].fill.fgColor.rgb.endswith(RED) and "整数" in ws["C4"].comment.text
@@ -346,3 +347,148 @@ def test_a_clerk_sheet_named_like_ours_is_kept(tmp_path):
     assert theirs["A1"].fill.fgColor.rgb.endswith(YELLOW)
     _, rows, _ = result_rows(wb)
     assert rows[0]["原值"] == "单位自己的校验表"
+
+
+def one_issue(path, sheet, cell, code="E_REQUIRED", severity="error", message="有问题"):
+    return pd.DataFrame(
+        [
+            {
+                "path": path,
+                "unit_code": "QX",
+                "sheet": sheet,
+                "row": int(cell[1:]) if cell else None,
+                "column": "",
+                "cell": cell,
+                "code": code,
+                "severity": severity,
+                "message": message,
+            }
+        ]
+    )
+
+
+def test_merged_range_is_recreated_and_marked_at_its_top_left(feedback):
+    out, _ = feedback
+    wb = openpyxl.load_workbook(out)
+    ws = wb["问题清单"]
+    assert "C7:C8" in {str(r) for r in ws.merged_cells.ranges}
+    assert ws["C7"].value == "合并的问题描述"
+    assert ws["C7"].fill.fgColor.rgb.endswith(RED) and "合并单元格内的问题" in ws["C7"].comment.text
+    assert ws["C8"].comment is None
+    # tabs: red for errors, yellow for warnings only; the result sheet red as the file has errors
+    assert ws.sheet_properties.tabColor.rgb.endswith("C00000")
+    assert wb["填报信息"].sheet_properties.tabColor.rgb.endswith("FFC000")
+    assert wb["校验结果"].sheet_properties.tabColor.rgb.endswith("C00000")
+
+
+def test_several_issues_on_one_cell_share_its_comment(tmp_path, ledger):
+    issues = pd.concat(
+        [
+            one_issue("a.xlsx", "问题清单", "E4", message="第一个问题"),
+            one_issue(
+                "a.xlsx", "问题清单", "E4", code="W_DATE_RANGE", severity="warning", message="第二个问题"
+            ),
+        ]
+    )
+    out = write_feedback(ledger, issues, tmp_path / "fb", unit_code="QX", rel_path="a.xlsx")
+    ws = openpyxl.load_workbook(out)["问题清单"]
+    assert "第一个问题" in ws["E4"].comment.text and "第二个问题" in ws["E4"].comment.text
+    assert ws["E4"].fill.fgColor.rgb.endswith(RED)
+
+
+def test_text_that_looks_like_a_formula_link_or_number_stays_text(tmp_path):
+    src = tmp_path / "台账.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "问题清单"
+    for coord, text in {
+        "A1": "=SUM(B1:B9)",
+        "A2": "https://example.com/x",
+        "A3": "00123",
+        "A4": "@cmd",
+    }.items():
+        ws[coord] = text
+        ws[coord].data_type = "s"  # stored as text in the clerk's file
+    wb.save(src)
+    out = write_feedback(
+        src, one_issue("台账.xlsx", "问题清单", "A1"), tmp_path / "fb", unit_code="QX", rel_path="台账.xlsx"
+    )
+    ws = openpyxl.load_workbook(out)["问题清单"]
+    assert ws["A1"].value == "=SUM(B1:B9)" and ws["A1"].data_type == "s"
+    assert ws["A2"].value == "https://example.com/x" and ws["A2"].hyperlink is None
+    assert ws["A3"].value == "00123" and ws["A4"].value == "@cmd"
+    with zipfile.ZipFile(out) as zf:
+        sheets = [n for n in zf.namelist() if n.startswith("xl/worksheets/sheet")]
+        assert not any(b"<f>" in zf.read(n) for n in sheets)
+        assert not any("hyperlink" in n or "externalLink" in n for n in zf.namelist())
+    _, rows, _ = result_rows(openpyxl.load_workbook(out))
+    assert rows[0]["原值"] == "=SUM(B1:B9)"
+
+
+def test_dates_in_the_copy_are_dates(tmp_path):
+    src = tmp_path / "台账.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "学习台账"
+    ws["A1"], ws["B1"] = "日期", "时间"
+    ws["A2"] = dt.datetime(2023, 12, 10)
+    ws["B2"] = dt.datetime(2023, 12, 10, 9, 30)
+    ws["C2"] = 30
+    wb.save(src)
+    out = write_feedback(
+        src, one_issue("台账.xlsx", "学习台账", "A2"), tmp_path / "fb", unit_code="QX", rel_path="台账.xlsx"
+    )
+    ws = openpyxl.load_workbook(out)["学习台账"]
+    assert ws["A2"].is_date and ws["A2"].value == dt.datetime(2023, 12, 10)
+    assert ws["A2"].number_format == "yyyy-mm-dd"
+    assert ws["A2"].fill.fgColor.rgb.endswith(RED)  # the mark keeps the date format
+    assert ws["B2"].is_date and ws["B2"].value == dt.datetime(2023, 12, 10, 9, 30)
+    assert ws["C2"].value == 30 and ws["C2"].data_type == "n"
+    _, rows, _ = result_rows(openpyxl.load_workbook(out))
+    assert rows[0]["原值"] == "2023-12-10"
+
+
+def test_xls_dates_in_the_copy_are_dates(tmp_path):
+    src = tmp_path / "台账.xls"
+    book = xlwt.Workbook()
+    ws = book.add_sheet("学习台账")
+    ws.write(0, 0, "日期")
+    ws.write(1, 0, dt.date(2023, 9, 15), xlwt.easyxf(num_format_str="YYYY-MM-DD"))
+    book.save(str(src))
+    out = write_feedback(
+        src, one_issue("台账.xls", "学习台账", "A2"), tmp_path / "fb", unit_code="QX", rel_path="台账.xls"
+    )
+    ws = openpyxl.load_workbook(out)["学习台账"]
+    assert ws["A2"].is_date and ws["A2"].value == dt.datetime(2023, 9, 15)
+
+
+def test_hidden_sheets_stay_hidden(tmp_path):
+    src = tmp_path / "台账.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "问题清单"
+    wb.active["A1"] = "问题"
+    hidden = wb.create_sheet("下拉选项")
+    hidden["A1"] = "马上改掉"
+    hidden.sheet_state = "hidden"
+    wb.create_sheet("说明")["A1"] = "填表说明"  # no issue here: not copied
+    wb.save(src)
+    issues = pd.concat([one_issue("台账.xlsx", "问题清单", "A1"), one_issue("台账.xlsx", "下拉选项", "A1")])
+    out = write_feedback(src, issues, tmp_path / "fb", unit_code="QX", rel_path="台账.xlsx")
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == ["校验结果", "问题清单", "下拉选项"]  # the sheets with issues, in order
+    assert wb["下拉选项"].sheet_state == "hidden" and wb["下拉选项"]["A1"].value == "马上改掉"
+    assert wb["问题清单"].sheet_state == "visible" and wb["校验结果"].sheet_state == "visible"
+    assert wb.active.title == "校验结果"
+
+
+def test_a_file_that_cannot_be_read_again_gets_the_issue_list_only(tmp_path):
+    src = tmp_path / "台账.xlsx"
+    src.write_bytes(b"PK\x03\x04 not really a workbook")
+    out = write_feedback(
+        src, one_issue("台账.xlsx", "问题清单", "E4"), tmp_path / "fb", unit_code="QX", rel_path="台账.xlsx"
+    )
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == ["校验结果"]
+    assert "无法再次打开" in wb["校验结果"]["A2"].value
+    _, rows, _ = result_rows(wb)
+    assert len(rows) == 1 and rows[0]["单元格"] == "E4"
