@@ -10,6 +10,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.futures import as_completed
+from prefect.utilities.annotations import quote
 
 from ledgerflow.pipeline import replace_dir
 from ledgerflow.settings import Limits, Settings
@@ -38,6 +39,8 @@ def ledger_run(
     limits: Limits = s.limits
     log = get_run_logger()
 
+    # quote(): large inputs (thousands of files, the registry, the output frames) go to tasks as
+    # they are; otherwise Prefect walks every element of them looking for futures (~1 s a task)
     reg = ingest.read_registry(registry_p, template_path)
     as_of = as_of or _today(template_path)
     with pub.run_lock(warehouse_p):  # one writer per warehouse: a second run waits here (up to 600 s)
@@ -45,9 +48,9 @@ def ledger_run(
         private = wh.prepare_private(warehouse_p)
         stage_root = warehouse_p.parent / f".ledgerflow-stage-{private.name.rsplit('-', 1)[-1]}"
         try:
-            files = ingest.discover_inbox(inbox_p, template_path, reg)
+            files = ingest.discover_inbox(inbox_p, template_path, quote(reg))
             ctx = wh.begin_run(private, template_path, as_of, inbox_p, registry_p)
-            batches = ingest.plan_batches(files, private, n_workers)
+            batches = ingest.plan_batches(quote(files), private, n_workers)
             total = sum(len(b) for b in batches)
             log.info("收件箱共%d个文件，需解析%d个新工作簿（%d批）", len(files), total, len(batches))
             # at most n_workers batches in flight: each batch runs its own parse process, and a
@@ -69,26 +72,32 @@ def ledger_run(
                 done += summary["files"]
                 log.info("已读取 %d/%d 个工作簿", done, total)
             wh.load_batches(private, template_path, sorted(stages), ctx.run_id)
-            wh.record_run(private, template_path, ctx, files, reg)
+            wh.record_run(private, template_path, ctx, quote(files), quote(reg))
             wh.build_models(private, ctx)
             fr = wh.finish_run(private, ctx, len(files), total)
             staging_out = out_p.with_name(out_p.name + ".building")
             if staging_out.exists():
                 shutil.rmtree(staging_out)
-            emit.write_data(fr, staging_out, as_of, reg.root)
-            emit.export_rollup(private, staging_out)
-            emit.write_report(fr, staging_out, as_of, reg.root)
-            emit.write_summary_book(fr, staging_out, as_of)
-            emit.write_feedback_books(
-                fr, files, staging_out, warehouse_p.parent / f".{warehouse_p.name}.feedback-cache", n_workers
+            # the feedback books render in worker processes while this process writes the rest
+            feedback = emit.write_feedback_books.submit(
+                quote(fr),
+                quote(files),
+                staging_out,
+                warehouse_p.parent / f".{warehouse_p.name}.feedback-cache",
+                n_workers,
             )
+            emit.write_data(quote(fr), staging_out, as_of, reg.root)
+            emit.export_rollup(private, staging_out)
+            emit.write_report(quote(fr), staging_out, as_of, reg.root)
+            emit.write_summary_book(quote(fr), staging_out, as_of)
+            feedback.result()
             wh.publish(private, warehouse_p)
             replace_dir(staging_out, out_p)
         finally:
             pub.discard(private)
             shutil.rmtree(stage_root, ignore_errors=True)
     # the warehouse is published by now: a report that cannot be posted must not fail the run
-    report = artifacts.publish_run_report(fr, as_of, reg.root, ctx.run_id, return_state=True)
+    report = artifacts.publish_run_report(quote(fr), as_of, reg.root, ctx.run_id, return_state=True)
     if not report.is_completed():
         log.warning("运行报告未能发布到 Prefect：%s", report.message)
     statuses = fr["submissions"]["status"].value_counts().to_dict()

@@ -480,10 +480,10 @@ def write_feedback_books(
     by_path = {f.path: f for f in files}
     row_hash = pd.util.hash_pandas_object(issues.astype(str), index=False).to_numpy()
     jobs, links, names = [], [], set()
+    units = issues["unit_code"].tolist()
     for path, idx in issues.groupby("path", sort=True).indices.items():
-        group = issues.iloc[idx]
         ref = by_path[path]
-        unit = next((u for u in group["unit_code"] if isinstance(u, str) and u), "")
+        unit = next((u for u in (units[i] for i in idx) if isinstance(u, str) and u), "")
         h = hashlib.sha256(f"{FEEDBACK_VERSION}\0{ref.sha256}\0{path}\0{unit}\0".encode())
         h.update(row_hash[idx].tobytes())
         key = h.hexdigest()[:40]
@@ -492,8 +492,8 @@ def write_feedback_books(
         if name in names:
             name = f"{name[:-5]}__{hashlib.sha1(path.encode('utf-8')).hexdigest()[:8]}.xlsx"
         names.add(name)
-        if not cached.exists():
-            jobs.append((ref.abspath, group, str(cached), unit, path))
+        if not cached.exists():  # only a miss needs its rows (slicing a frame costs ~1 ms)
+            jobs.append((ref.abspath, issues.iloc[idx], str(cached), unit, path))
         links.append((cached, folder / name))
     if jobs:
         if workers > 1 and len(jobs) > 100:
