@@ -57,18 +57,22 @@ def measure(argv: list[str], *, env: dict | None = None, log: Path | None = None
         )
         ps = psutil.Process(proc.pid)
         peak = peak_procs = 0
+        peak_detail: list[tuple[str, int]] = []
         out_chunks: list[str] = []
         while proc.poll() is None:
             try:
                 tree = [ps, *ps.children(recursive=True)]
                 rss = 0
+                detail = []
                 for p in tree:
                     try:
-                        rss += p.memory_info().rss
+                        one = p.memory_info().rss
                     except (psutil.NoSuchProcess, psutil.AccessDenied):
-                        pass
+                        continue
+                    rss += one
+                    detail.append((_role(p), one))
                 if rss > peak:
-                    peak, peak_procs = rss, len(tree)
+                    peak, peak_procs, peak_detail = rss, len(tree), detail
             except psutil.NoSuchProcess:
                 break
             time.sleep(0.05)
@@ -84,9 +88,28 @@ def measure(argv: list[str], *, env: dict | None = None, log: Path | None = None
         "seconds": round(seconds, 3),
         "peak_rss_mb": round(peak / 2**20, 1),
         "procs_at_peak": peak_procs,
+        "rss_at_peak_mb": {
+            role: round(sum(r for n, r in peak_detail if n == role) / 2**20, 1)
+            for role in sorted({n for n, _ in peak_detail})
+        },
         "rc": rc,
         "output": text,
     }
+
+
+def _role(p: psutil.Process) -> str:
+    """What a process of the run's tree is, for the memory breakdown at the peak."""
+    try:
+        cmd = " ".join(p.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return "?"
+    if "multiprocessing.spawn" in cmd or "multiprocessing-fork" in cmd:
+        return "child processes (parse / feedback)"
+    if "distributed" in cmd or "dask" in cmd:
+        return "dask workers"
+    if "uvicorn" in cmd or "prefect.server" in cmd:
+        return "prefect server"
+    return "flow process" if "ledgerflow" in cmd else p.name()
 
 
 _TS = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) \| \w+\s+\| (.*)$")
@@ -267,7 +290,10 @@ def script_run(name: str, script: str, inbox: Path) -> dict:
     if r["rc"] != 0:
         raise RuntimeError(f"{script} failed (exit {r['rc']}):\n{r['output'][-3000:]}")
     r.update(json.loads(r.pop("output").strip().splitlines()[-1]))
-    print(f"  {name}: {r['seconds']:.1f} s wall, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
+    print(
+        f"  {name}: {r['seconds']:.1f} s wall, peak RSS {r['peak_rss_mb']:.0f} MB {r.get('rss_at_peak_mb', {})}",
+        flush=True,
+    )
     return r
 
 
@@ -641,6 +667,13 @@ def render(results: dict[int, dict]) -> str:
                 f"| {label} | {x['seconds']:.1f} | {excl:.1f} | {_ms(excl, nwb)} | {' | '.join(cells)} | "
                 f"{x['peak_rss_mb']:.0f} |"
             )
+        at_peak = [
+            f"{key}: " + ", ".join(f"{role} {mb:.0f} MB" for role, mb in r[key]["rss_at_peak_mb"].items())
+            for key in ("ledgerflow", "incremental", "dask_1", "dask_2")
+            if r.get(key, {}).get("rss_at_peak_mb")
+        ]
+        if at_peak:
+            L += ["", "Peak RSS by process at the peak (sampled every 50 ms): " + "; ".join(at_peak) + "."]
         ts = r.get("temporary_server") or {}
         L += [
             "",
