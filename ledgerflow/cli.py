@@ -100,7 +100,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         import dask
         from prefect_dask import DaskTaskRunner
 
-        # parse_batch starts a (spawned) child process per batch to contain calamine crashes, and
+        # parse_batch parses in a (spawned, pooled) child process to contain calamine crashes, and
         # multiprocessing refuses children in daemonic processes: the local cluster's worker
         # processes must not be daemons. A remote cluster's workers need the same setting
         # (DASK_DISTRIBUTED__WORKER__DAEMON=False in the environment of `dask worker`); checked below.
@@ -131,6 +131,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                     "threads_per_worker": 1,
                     "processes": True,
                     "dashboard_address": None,
+                    # each worker imports the parse task and starts its parse child while the
+                    # cluster starts, not in its first batch (tasks/ingest.py dask_setup)
+                    "preload": ["tasks.ingest"],
                 }
             )
         from prefect.settings import PREFECT_API_URL, temporary_settings

@@ -44,7 +44,9 @@ def is_empty(value: Any) -> bool:
     if value is None or value == "":
         return True
     if isinstance(value, str):
-        return value.isspace() or _SPACE.sub("", value) == ""
+        # str.isspace and the regex \s are the same Unicode white space (Py_UNICODE_ISSPACE): a
+        # string that is not all white space keeps a character after removing the white space
+        return value.isspace()
     if isinstance(value, float) and math.isnan(value):
         return True
     return False

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from defusedxml import ElementTree as SafeET
+from xml.parsers import expat
 
 from ledgerflow.settings import Limits
 
@@ -29,8 +29,8 @@ _CHUNK = 1 << 20
 # the part holds one of the unusual spellings.
 _REF_FAST = re.compile(rb' r="([A-Za-z]*)(\d+)"')
 _REF_ANY = re.compile(rb"\sr\s*=\s*[\"']\s*([A-Za-z]*)(\d+)")
-_REF_ODD = re.compile(rb"r(?:[ \t\r\n]+=|=[ \t\r\n']|=\"[ \t\r\n])")
-_REF_ODD_WS = (b"\nr=", b"\tr=", b"\rr=")
+# r= after a tab/CR/LF, or blanks around "=", or a quote other than ' "' (one pass, literal prefix)
+_REF_ODD = re.compile(rb"r(?:(?<=[\t\r\n]r)=|[ \t\r\n]+=|=[ \t\r\n']|=\"[ \t\r\n])")
 _MERGE = re.compile(rb"mergeCell\b[^>]*?\sref\s*=\s*[\"']\s*([A-Za-z]+)(\d+)(?::([A-Za-z]+)(\d+))?", re.S)
 _CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
 _R_ATTR = re.compile(rb'\br="([A-Z]{1,4}\d{1,8})"')
@@ -103,11 +103,16 @@ def _long_text(data: bytes, limit: int) -> bool:
 
 def _check_sheet(name: str, data: bytes, limits: Limits) -> None:
     """Extent, cell count and merged ranges of one worksheet part, as calamine would see them."""
-    odd = _REF_ODD.search(data) is not None or any(tok in data for tok in _REF_ODD_WS)
-    refs = (_REF_ANY if odd else _REF_FAST).findall(data)
-    max_row = max(map(int, {r for _, r in refs}), default=0)
-    max_col = max(map(_col_number, {c for c, _ in refs if c}), default=0)
-    del refs
+    refs = (_REF_ANY if _REF_ODD.search(data) else _REF_FAST).findall(data)
+    max_row = max_col = 0
+    if refs:
+        letters, numbers = zip(*refs, strict=True)
+        del refs
+        max_row = max(map(int, set(numbers)))
+        letters = set(letters)
+        letters.discard(b"")
+        max_col = max(map(_col_number, letters), default=0)
+        del letters, numbers
     # rows and cells without r= are placed one after the other: count the tags too
     # (over-counted a little: <rowBreaks>, <col>, <cfRule>, ... are few)
     rows = data.count(b"<row") + data.count(b":row")
@@ -150,25 +155,57 @@ def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> byt
     return b"".join(parts)
 
 
-def _sheet_names_by_part(zf: zipfile.ZipFile, names: set[str]) -> dict[str, str]:
+class _Forbidden(Exception):
+    pass
+
+
+def _expat_starts(data: bytes, wanted: str) -> list[dict[str, str]]:
+    """The attributes of every ``wanted`` element ("namespace}local", as ElementTree names them) of
+    one XML part, read with expat itself (C, no tree). The part has passed the DOCTYPE check; a DTD
+    or entity declaration that expat still sees (say, behind an unusual encoding) is refused here."""
+    found: list[dict[str, str]] = []
+
+    def start(tag: str, attrs: dict[str, str]) -> None:
+        if tag == wanted:
+            found.append(attrs)
+
+    def forbid(*_args) -> None:
+        raise _Forbidden
+
+    parser = expat.ParserCreate(namespace_separator="}")
+    parser.StartElementHandler = start
+    parser.StartDoctypeDeclHandler = forbid
+    parser.EntityDeclHandler = forbid
+    parser.UnparsedEntityDeclHandler = forbid
+    parser.ExternalEntityRefHandler = forbid
+    parser.Parse(data, True)
+    return found
+
+
+_SHEET_TAG = NS_MAIN[1:-1] + "}sheet"
+_SHEET_RID = NS_REL[1:-1] + "}id"
+_REL_TAG = NS_PKG_REL[1:-1] + "}Relationship"
+
+
+def _sheet_names_by_part(workbook: bytes, rels: bytes) -> dict[str, str]:
     """xl/worksheets/sheetN.xml -> sheet name, from workbook.xml and its relationships."""
-    if "xl/workbook.xml" not in names or "xl/_rels/workbook.xml.rels" not in names:
-        return {}
     try:
-        wb = SafeET.fromstring(zf.read("xl/workbook.xml"))
-        rels = SafeET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
-    except Exception as exc:  # defusedxml raises on DTDs/entities, ParseError on junk
-        raise Unreadable(f"工作簿结构无法解析（{type(exc).__name__}）") from exc
+        sheets = _expat_starts(workbook, _SHEET_TAG)
+        relations = _expat_starts(rels, _REL_TAG)
+    except _Forbidden as exc:
+        raise Unreadable("工作簿结构无法解析（EntitiesForbidden）") from exc
+    except expat.ExpatError as exc:  # junk
+        raise Unreadable("工作簿结构无法解析（ParseError）") from exc
     targets = {}
-    for rel in rels.iter(f"{NS_PKG_REL}Relationship"):
+    for rel in relations:
         target = rel.get("Target", "")
         target = target.lstrip("/")
         if not target.startswith("xl/"):
             target = "xl/" + target
         targets[rel.get("Id")] = target
     out = {}
-    for sheet in wb.iter(f"{NS_MAIN}sheet"):
-        rid = sheet.get(f"{NS_REL}id")
+    for sheet in sheets:
+        rid = sheet.get(_SHEET_RID)
         if rid in targets:
             out[targets[rid]] = sheet.get("name", "")
     return out
@@ -178,20 +215,113 @@ def _formula_cells(xml: bytes) -> list[str]:
     if b"<f" not in xml:
         return []
     found = []
-    for m in _CELL.finditer(xml):
-        body = m.group(2) or b""
+    for attrs, body in _CELL.findall(xml):  # body is b"" for <c .../>
         if b"<f" not in body:
             continue
         if _HAS_V.search(body) or _INLINE_T.search(body):
             continue
-        ref = _R_ATTR.search(m.group(1))
+        ref = _R_ATTR.search(attrs)
         if ref:
             found.append(ref.group(1).decode())
     return found
 
 
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zipfile.structFileHeader
+_FLAGS_FOR_ZIPFILE = 0x01 | 0x20 | 0x40  # encrypted, compressed patch data, strong encryption
+
+
+def _read_plain(raw: bytes, info: zipfile.ZipInfo) -> bytes | None:
+    """One member straight from the file's bytes, where it is plainly stored or deflated; None
+    wherever anything is unusual (then zipfile reads it, and raises what it raises). What is
+    returned is what zipfile would return: the same local header checks, never more than the
+    declared size, and the CRC must match."""
+    ctype, size = info.compress_type, info.file_size
+    if (
+        info.flag_bits & _FLAGS_FOR_ZIPFILE
+        or ctype not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+        or size <= 0
+    ):
+        return None
+    off = info.header_offset
+    if off < 0 or off + _LOCAL_HEADER.size > len(raw):
+        return None
+    head = _LOCAL_HEADER.unpack_from(raw, off)
+    if head[0] != ZIP_MAGIC:
+        return None
+    start = off + _LOCAL_HEADER.size
+    try:
+        name = raw[start : start + head[10]].decode("utf-8" if head[3] & 0x800 else "cp437")
+    except UnicodeDecodeError:
+        return None
+    if name != info.orig_filename:
+        return None
+    start += head[10] + head[11]
+    end = start + info.compress_size
+    limit = getattr(info, "_end_offset", None)  # newer zipfile refuses overlapping entries
+    if end > len(raw) or (limit is not None and end > limit):
+        return None
+    if ctype == zipfile.ZIP_STORED:
+        if info.compress_size != size:
+            return None
+        data = raw[start:end]
+    else:
+        try:
+            data = zlib.decompressobj(-15).decompress(memoryview(raw)[start:end], size)
+        except zlib.error:
+            return None
+    if len(data) != size or zlib.crc32(data) != info.CRC:
+        return None
+    return data
+
+
+def _read_member(zf: zipfile.ZipFile, raw: bytes, info: zipfile.ZipInfo, budget: int) -> bytes:
+    data = _read_plain(raw, info) if info.file_size <= budget else None
+    if data is not None:
+        return data
+    try:
+        return _read_capped(zf, info, budget)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and "encrypted" in str(exc):
+            raise Unreadable("文件已加密") from exc
+        raise Unreadable("压缩包已损坏（文件可能未完整上传）") from exc
+    except NotImplementedError as exc:
+        raise Unreadable("不支持的压缩方式") from exc
+
+
+def _check_part(info: zipfile.ZipInfo, data: bytes, is_sheet: bool, limits: Limits) -> bytes | None:
+    """The checks every XML part gets; returns its text for the worksheet checks (None: not XML)."""
+    lname = info.filename.lower()
+    if not (is_sheet or lname.endswith((".xml", ".rels", ".vml")) or _looks_xml(data)):
+        return None  # images, vbaProject.bin, printer settings: calamine does not read them
+    text = _xml_text(data)
+    if _DTD.search(text):
+        raise Unreadable(f"XML部件{info.filename}含有DOCTYPE/实体声明，出于安全原因拒绝读取")
+    if _long_text(text, limits.max_string_bytes):
+        raise Unreadable(f"XML部件{info.filename}中有超长文本（超过{limits.max_string_bytes // 1024} KB）")
+    sst = _SST_TAG.search(text, 0, 4096)
+    if sst and any(int(n) > limits.max_cells for n in _COUNT.findall(sst.group(0))):
+        raise Unreadable("共享字符串数量异常")
+    return text
+
+
+def _is_sheet(name: str, sheet_names: dict[str, str]) -> bool:
+    return name in sheet_names or name.lower().startswith("xl/worksheets/")
+
+
+def _check_cells(
+    name: str, text: bytes, is_sheet: bool, sheet_names: dict[str, str], formulas: dict, limits: Limits
+) -> None:
+    if is_sheet or text.find(b"sheetData", 0, 65536) >= 0:
+        _check_sheet(name, text, limits)
+        cells = _formula_cells(text)
+        if cells:
+            formulas[sheet_names.get(name, name)] = cells
+
+
 def check_zip(path: Path, limits: Limits) -> PreCheck:
     try:
+        with open(path, "rb") as fh:
+            raw = fh.read()  # at most Limits.max_file_bytes (precheck): each member is read from it
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise Unreadable("压缩包已损坏（文件可能未完整上传）") from exc
@@ -214,41 +344,38 @@ def check_zip(path: Path, limits: Limits) -> PreCheck:
                 and i.file_size / i.compress_size > limits.max_ratio
             ):
                 raise Unreadable("压缩比异常（疑似压缩炸弹）")
-        sheet_names = _sheet_names_by_part(zf, names)
         budget = limits.max_uncompressed_bytes
         formulas: dict[str, list[str]] = {}
-        for i in infos:
-            if i.is_dir():
-                continue
-            try:
-                data = _read_capped(zf, i, budget)
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as exc:
-                if isinstance(exc, RuntimeError) and "encrypted" in str(exc):
-                    raise Unreadable("文件已加密") from exc
-                raise Unreadable("压缩包已损坏（文件可能未完整上传）") from exc
-            except NotImplementedError as exc:
-                raise Unreadable("不支持的压缩方式") from exc
-            budget -= len(data)
-            lname = i.filename.lower()
-            is_sheet = i.filename in sheet_names or lname.startswith("xl/worksheets/")
-            if not (is_sheet or lname.endswith((".xml", ".rels", ".vml")) or _looks_xml(data)):
-                continue  # images, vbaProject.bin, printer settings: calamine does not read them
-            text = _xml_text(data)
-            del data
-            if _DTD.search(text):
-                raise Unreadable(f"XML部件{i.filename}含有DOCTYPE/实体声明，出于安全原因拒绝读取")
-            if _long_text(text, limits.max_string_bytes):
-                raise Unreadable(
-                    f"XML部件{i.filename}中有超长文本（超过{limits.max_string_bytes // 1024} KB）"
+        # Every member is decompressed once. workbook.xml and its relationships come first (the
+        # members a reader opens by name: the last of that name): they name the worksheet parts,
+        # and are only parsed after the checks every XML part gets (DOCTYPE first).
+        sheet_names: dict[str, str] = {}
+        first: list[tuple[zipfile.ZipInfo, bytes, bytes | None]] = []
+        for name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
+            if name in names:
+                info = zf.getinfo(name)
+                data = _read_member(zf, raw, info, budget)
+                budget -= len(data)
+                first.append((info, data, _check_part(info, data, False, limits)))
+        if len(first) == 2:
+            sheet_names = _sheet_names_by_part(first[0][1], first[1][1])
+        for info, _, text in first:
+            if text is not None:
+                _check_cells(
+                    info.filename, text, _is_sheet(info.filename, sheet_names), sheet_names, formulas, limits
                 )
-            sst = _SST_TAG.search(text[:4096])
-            if sst and any(int(n) > limits.max_cells for n in _COUNT.findall(sst.group(0))):
-                raise Unreadable("共享字符串数量异常")
-            if is_sheet or b"sheetData" in text[:65536]:
-                _check_sheet(i.filename, text, limits)
-                cells = _formula_cells(text)
-                if cells:
-                    formulas[sheet_names.get(i.filename, i.filename)] = cells
+        done = {id(info) for info, _, _ in first}
+        del first
+        for i in infos:
+            if i.is_dir() or id(i) in done:
+                continue
+            data = _read_member(zf, raw, i, budget)
+            budget -= len(data)
+            is_sheet = _is_sheet(i.filename, sheet_names)
+            text = _check_part(i, data, is_sheet, limits)
+            del data
+            if text is not None:
+                _check_cells(i.filename, text, is_sheet, sheet_names, formulas, limits)
     return PreCheck(kind="xlsx", formula_cells=formulas)
 
 

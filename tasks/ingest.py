@@ -66,3 +66,23 @@ def parse_batch(
     stage_dir: Path,
 ) -> dict[str, Any]:
     return pipeline.parse_batch(batch, template_path, limits, ingest_day, stage_dir)
+
+
+# ---- Dask worker preload -------------------------------------------------------------------------
+# `ledgerflow run --task-runner dask` starts its local workers with ``preload=["tasks.ingest"]`` (a
+# remote `dask worker` may be started with ``--preload tasks.ingest``): the worker imports this
+# module, prefect and the pipeline while the cluster starts instead of inside its first parse batch,
+# and starts one parse child ahead (it imports ledgerflow and calamine meanwhile, and is given the
+# run's template, limits and ingest day by the first batch).
+
+
+def dask_setup(worker: Any) -> None:
+    from ledgerflow import sandbox
+
+    sandbox.warm(1)
+
+
+def dask_teardown(worker: Any) -> None:
+    from ledgerflow import sandbox
+
+    sandbox.shutdown()
