@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.context import FlowRunContext
 from prefect.futures import as_completed
+from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from ledgerflow.pipeline import replace_dir
@@ -53,12 +55,13 @@ def ledger_run(
             batches = ingest.plan_batches(quote(files), private, n_workers)
             total = sum(len(b) for b in batches)
             log.info("收件箱共%d个文件，需解析%d个新工作簿（%d批）", len(files), total, len(batches))
-            # at most n_workers batches in flight: each batch runs its own parse process, and a
-            # province has hundreds of batches (memory stays flat, the machine is not oversubscribed)
+            # at most n_workers + 1 batches in flight: each batch runs its own parse process, and a
+            # province has hundreds of batches (memory stays flat, the machine is not oversubscribed);
+            # the one extra keeps a worker busy while the flow collects a finished batch
             stages, done, pending = [], 0, list(enumerate(batches))
             in_flight = []
             while pending or in_flight:
-                while pending and len(in_flight) < n_workers:
+                while pending and len(in_flight) < n_workers + 1:
                     i, b = pending.pop(0)
                     in_flight.append(
                         ingest.parse_batch.submit(
@@ -78,19 +81,25 @@ def ledger_run(
             staging_out = out_p.with_name(out_p.name + ".building")
             if staging_out.exists():
                 shutil.rmtree(staging_out)
-            # the feedback books render in worker processes while this process writes the rest
-            feedback = emit.write_feedback_books.submit(
-                quote(fr),
-                quote(files),
+            # the feedback books render in processes of their own while this process writes the
+            # rest (in a thread of this process: a Dask runner would ship the frames to a worker)
+            feedback_args = (
                 staging_out,
                 warehouse_p.parent / f".{warehouse_p.name}.feedback-cache",
                 n_workers,
             )
+            if isinstance(FlowRunContext.get().task_runner, ThreadPoolTaskRunner):
+                feedback = emit.write_feedback_books.submit(quote(fr), quote(files), *feedback_args)
+            else:
+                feedback = None
             emit.write_data(quote(fr), staging_out, as_of, reg.root)
             emit.export_rollup(private, staging_out)
             emit.write_report(quote(fr), staging_out, as_of, reg.root)
             emit.write_summary_book(quote(fr), staging_out, as_of)
-            feedback.result()
+            if feedback is not None:
+                feedback.result()
+            else:
+                emit.write_feedback_books(quote(fr), quote(files), *feedback_args)
             wh.publish(private, warehouse_p)
             replace_dir(staging_out, out_p)
         finally:
