@@ -51,7 +51,7 @@ class Settings:
     workers: int = field(default_factory=lambda: _env_int("LEDGERFLOW_WORKERS", _default_workers()))
     #: DuckDB's memory limit for the run's own connections (it spills to disk beyond it), so a
     #: larger county costs time, not memory. Analysts' connections are not affected.
-    duckdb_memory: str = field(default_factory=lambda: os.environ.get("LEDGERFLOW_DUCKDB_MEMORY") or "1GB")
+    duckdb_memory: str = field(default_factory=lambda: os.environ.get("LEDGERFLOW_DUCKDB_MEMORY") or "256MB")
     limits: Limits = field(
         default_factory=lambda: Limits(
             max_file_bytes=_env_int("LEDGERFLOW_MAX_FILE_MB", 50) * 1024 * 1024,

@@ -315,7 +315,8 @@ def write_summary(rollup: pd.DataFrame, units: pd.DataFrame, path: Path, *, as_o
                 ws.set_column(c, c, min(max(w + 2, 8), 40))
 
         _write_charts(wb, level_ws["township"], len(by_level["township"]))
-        _write_long(wb, rollup, names, f_head, f_pct_long, f_num_long)
+        parents = {r["code"]: r["parent"] or "" for r in recs}
+        _write_long(wb, rollup, names, parents, f_head, f_pct_long, f_num_long)
         wb.worksheets()[0].activate()
     finally:
         wb.close()
@@ -373,7 +374,9 @@ def _write_charts(wb, township_ws, n: int) -> None:
     write_text_cell(ws, 0, 0, f"图表数据取自“{sheet}”工作表。", None)
 
 
-def _write_long(wb, rollup: pd.DataFrame, names: dict[str, str], f_head, f_pct, f_num) -> None:
+def _write_long(
+    wb, rollup: pd.DataFrame, names: dict[str, str], parents: dict[str, str], f_head, f_pct, f_num
+) -> None:
     ws = wb.add_worksheet(LONG_SHEET)
     headers = ["单位代码", "单位名称", "层级", "上级单位代码", "指标", "指标名称", "本级(own)", "合计(total)"]
     for c, h in enumerate(headers):
@@ -398,7 +401,7 @@ def _write_long(wb, rollup: pd.DataFrame, names: dict[str, str], f_head, f_pct, 
             key = "" if is_missing(key) else str(key)
             name = names.get(code, code) if is_missing(name) else str(name)
             level = "" if is_missing(level) else str(level)
-            parent = "" if is_missing(parent) else str(parent)
+            parent = parents.get(code, "") if is_missing(parent) else str(parent)
             if key not in labels:
                 labels[key] = key_label(key)
             fmt = f_pct if is_ratio_key(key) else f_num
