@@ -11,6 +11,7 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -455,14 +456,32 @@ def replace_dir(staging: Path, out: Path) -> None:
 FEEDBACK_VERSION = "2"  # bump when the workbook's content or layout changes
 
 
-def _feedback_job(args: tuple[str, pd.DataFrame, str, str, str]) -> str:
+def _feedback_job(args: tuple[str, list[dict[str, Any]], str, str, str]) -> str:
     from ledgerflow.outputs.feedback import write_feedback
 
-    source, group, target, unit, rel = args
+    source, rows, target, unit, rel = args
     tmp = Path(target + f".tmp-{os.getpid()}.xlsx")
-    write_feedback(Path(source), group, tmp, unit_code=unit, rel_path=rel)
+    write_feedback(Path(source), pd.DataFrame.from_records(rows), tmp, unit_code=unit, rel_path=rel)
     os.replace(tmp, target)
     return target
+
+
+def _run_jobs(fn, jobs: Iterable, workers: int, window: int = 64) -> None:
+    """``fn`` over ``jobs`` in ``workers`` spawned processes, at most ``window`` per worker in
+    flight: a county's jobs are never all pickled and queued at once (memory stays flat)."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        pending: set = set()
+        for job in jobs:
+            if len(pending) >= workers * window:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    f.result()
+            pending.add(pool.submit(fn, job))
+        for f in pending:
+            f.result()
 
 
 def write_feedback_books(
@@ -477,7 +496,6 @@ def write_feedback_books(
     uses any more are removed.
     """
     import hashlib
-    from concurrent.futures import ProcessPoolExecutor
 
     from ledgerflow.outputs.feedback import feedback_filename
 
@@ -500,17 +518,16 @@ def write_feedback_books(
         if name in names:
             name = f"{name[:-5]}__{hashlib.sha1(path.encode('utf-8')).hexdigest()[:8]}.xlsx"
         names.add(name)
-        if not cached.exists():  # only a miss needs its rows (slicing a frame costs ~1 ms)
-            jobs.append((ref.abspath, issues.iloc[idx], str(cached), unit, path))
+        if not cached.exists():  # only a miss needs its rows, as plain records (a frame each is ~20 KB)
+            jobs.append((ref.abspath, idx, str(cached), unit, path))
         links.append((cached, folder / name))
     if jobs:
+        values = {c: issues[c].tolist() for c in issues.columns}
+        work = ((src, [{c: v[i] for c, v in values.items()} for i in idx], *rest) for src, idx, *rest in jobs)
         if workers > 1 and len(jobs) > 100:
-            import multiprocessing as mp
-
-            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-                list(pool.map(_feedback_job, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
+            _run_jobs(_feedback_job, work, workers)
         else:
-            for job in jobs:
+            for job in work:
                 _feedback_job(job)
     for cached, target in links:
         shutil.copyfile(cached, target)  # a copy, not a link: a clerk's edit must not reach the cache
