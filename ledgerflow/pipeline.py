@@ -397,6 +397,7 @@ def export_rollup_csv(con: duckdb.DuckDBPyConnection, path: Path) -> Path:
     body = path.with_name(path.name + ".body")
     cur = con.cursor()  # its own cursor: the connection may hold an unfinished result
     try:
+        cur.execute(db.sql_text("macros/csv_text"))
         cur.sql(db.sql_text("exports/rollup_csv")).write_csv(str(body), header=True)
     finally:
         cur.close()

@@ -189,7 +189,6 @@ class FigureTable:
     def __init__(self, rollup: pd.DataFrame):
         self._units: dict[str, int] = {}
         self._cols: dict[str, int] = {}
-        self.keys: set[str] = set()
         self._own = self._total = np.empty((0, 0))
         if rollup is None or rollup.empty:
             return
@@ -197,7 +196,6 @@ class FigureTable:
         k_inv, keys = pd.factorize(rollup["key"].astype(str))
         self._units = {str(c): i for i, c in enumerate(codes)}
         self._cols = {str(k): i for i, k in enumerate(keys)}
-        self.keys = set(self._cols)
         self._own = np.full((len(codes), len(keys)), np.nan)
         self._total = np.full((len(codes), len(keys)), np.nan)
         self._own[u_inv, k_inv] = pd.to_numeric(rollup["own"], errors="coerce").to_numpy(dtype=float)
@@ -211,8 +209,13 @@ class FigureTable:
         v = (self._own if scope == "own" else self._total)[row, col]
         return None if np.isnan(v) else float(v)
 
+    @property
+    def keys(self):
+        """The figure keys present (a view, not a copy)."""
+        return self._cols.keys()
+
     def has_key(self, key: str) -> bool:
-        return key in self.keys
+        return key in self._cols
 
 
 class UnknownFigureError(ValueError):

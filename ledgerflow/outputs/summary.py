@@ -212,9 +212,7 @@ def key_label(key: str) -> str:
 
 
 def _status(table: FigureTable, code: str) -> str:
-    expected = table.get(code, "submissions.expected", "own")
-    received = table.get(code, "submissions.received", "own")
-    stale = table.get(code, "submissions.stale", "own")
+    expected, received, stale = (table.get(code, key, "own") for key in STATUS_KEYS)
     if expected is None and received is None:
         return "—"
     if not expected:
