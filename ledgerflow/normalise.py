@@ -29,12 +29,11 @@ _YMD_CN = re.compile(
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _MD_CN = re.compile(r"^(\d{1,2})月(\d{1,2})[日号]?$")
 _MD_DOT = re.compile(r"^(\d{1,2})[./](\d{1,2})$")
-_SERIAL_TEXT = re.compile(r"^\d{5}(?:\.\d+)?$")
+_SERIAL_TEXT = re.compile(r"^\d{5}$")  # a serial typed as a whole number in a text cell
 _YM_CN = re.compile(r"^(?:(\d{4})年)?(\d{1,2})月(?:底|末|份)?$")
 _YM_DASH = re.compile(r"^(\d{4})[-/.](\d{1,2})$")
 _YEAR_END = re.compile(r"^(?:(\d{4})年)?(?:年底|年末|底)$")
 _BEFORE = re.compile(r"(?:之前|以前|前)$")
-_INT_UNIT = re.compile(r"(?:人次|人|名|个|次|期|条|项|份|位)$")
 _CN_NUM = re.compile(r"^[零〇一二两三四五六七八九十百千万]+$")
 _INT_TEXT = re.compile(r"^\d{1,19}(?:\.0+)?$")
 INT_MAX = 2**63 - 1  # the warehouse stores integers as BIGINT: anything larger is not a count
@@ -199,8 +198,20 @@ def _cn_int(text: str) -> int | None:
     return n if isinstance(n, int) and n >= 0 else None
 
 
-def to_int(value: Any) -> Result:
-    """An integer ≥ 0 from a number, full-width digits, text with a unit or Chinese numerals."""
+_UNITS: dict[tuple[str, ...], re.Pattern[str]] = {}
+
+
+def _unit_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    pattern = _UNITS.get(words)
+    if pattern is None:
+        alts = "|".join(re.escape(nfkc(w)) for w in sorted(words, key=len, reverse=True))
+        pattern = _UNITS[words] = re.compile(f"(?:{alts})$" if alts else r"(?!)")
+    return pattern
+
+
+def to_int(value: Any, tpl: Template) -> Result:
+    """An integer ≥ 0 from a number, full-width digits, text with a counting word (the template's
+    ``counting_words``) or Chinese numerals."""
     if is_empty(value):
         return None, None
     if isinstance(value, bool):
@@ -213,7 +224,7 @@ def to_int(value: Any) -> Result:
         return _in_range(int(value))
     if isinstance(value, str):
         s = _SPACE.sub("", nfkc(value))
-        s = _INT_UNIT.sub("", s)
+        s = _unit_pattern(tpl.counting_words).sub("", s)
         if _INT_TEXT.match(s):
             return _in_range(int(s.split(".")[0]))
         if _CN_NUM.match(s) and len(s) <= 40:

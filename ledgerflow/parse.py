@@ -19,15 +19,18 @@ from ledgerflow.locate import (
     INFO,
     ColumnMap,
     best_table_by_header,
+    combined_names,
+    data_rows,
     find_header,
+    has_value,
+    header_names,
     map_columns,
     role_by_name,
     sheet_is_empty,
-    stop_row,
 )
 from ledgerflow.safety import Unreadable
 from ledgerflow.settings import Limits
-from ledgerflow.template import Column, Table, Template
+from ledgerflow.template import Column, Table, Template, squash
 from ledgerflow.workbook import Book, Sheet, read_book
 
 
@@ -79,54 +82,68 @@ class _Ctx:
 # 填报信息
 
 
-_LABELS: dict[int, dict[str, Column]] = {}
+_LABELS: dict[int, dict[str, tuple[Column, int]]] = {}
 
 
-def _label_of(tpl: Template, value: Any) -> Column | None:
+def _label_of(tpl: Template, value: Any) -> tuple[Column, int] | None:
+    """The info field a cell names, with the rank of the name (0 for the field's own label)."""
     if not isinstance(value, str) or not value:
         return None
     labels = _LABELS.get(id(tpl))
     if labels is None:
         labels = _LABELS[id(tpl)] = {}
         for col in reversed(tpl.info_labels):
-            for n in col.names:
-                labels[tpl.header_key(n)] = col
+            for rank, n in enumerate(col.names):
+                labels[tpl.header_key(n)] = (col, rank)
     return labels.get(tpl.header_key(value))
+
+
+def _info_value(tpl: Template, sheet: Sheet, r: int, c: int) -> tuple[Any, int, int] | None:
+    """A label's value (§4.1): the next non-empty cell to its right that is not a label; where there
+    is none, the cell below it unless that is a label. A merged label or value is one cell."""
+    rows = sheet.rows
+    row = rows[r]
+    m = sheet.merge_at(r, c)
+    right, below_r = (m[3] + 1, m[2] + 1) if m else (c + 1, r + 1)
+    for c2 in range(right, len(row)):
+        v2 = row[c2]
+        if nz.is_empty(v2):
+            continue
+        if _label_of(tpl, v2) is not None:
+            break
+        m2 = sheet.merge_at(r, c2)
+        return (v2, m2[0], m2[1]) if m2 else (v2, r, c2)
+    if below_r < len(rows) and c < len(rows[below_r]):
+        below = rows[below_r][c]
+        if _label_of(tpl, below) is None:
+            return below, below_r, c
+    return None
 
 
 def read_info(ctx: _Ctx, sheet: Sheet) -> dict[str, Any]:
     tpl = ctx.tpl
     info: dict[str, Any] = {"info_sheet": sheet.name}
-    raw: dict[str, tuple[Any, int, int]] = {}
-    rows = sheet.rows
-    for r, row in enumerate(rows):
+    raw: dict[str, tuple[Any, int, int, int]] = {}  # field -> (value, row, col, rank of its label)
+    for r, row in enumerate(sheet.rows):
         for c, v in enumerate(row):
-            col = _label_of(tpl, v)
-            if col is None:
+            if not isinstance(v, str) or sheet.is_merge_copy(r, c):
+                continue
+            hit = _label_of(tpl, v)
+            if hit is None:
                 # "单位代码：QX" written in one cell
-                if isinstance(v, str) and ("：" in v or ":" in v):
+                if "：" in v or ":" in v:
                     head, _, tail = v.replace("：", ":").partition(":")
-                    col2 = _label_of(tpl, head)
-                    if col2 and col2.field not in raw and tail.strip():
-                        raw[col2.field] = (tail, r, c)
+                    hit2 = _label_of(tpl, head)
+                    if hit2 and tail.strip() and hit2[0].field not in raw:
+                        raw[hit2[0].field] = (tail, r, c, hit2[1])
                 continue
-            if col.field in raw:
-                continue
-            found = None
-            for c2 in range(c + 1, len(row)):
-                v2 = row[c2]
-                if nz.is_empty(v2):
-                    continue
-                if _label_of(tpl, v2) is None:
-                    found = (v2, r, c2)
-                break
-            if found is None and r + 1 < len(rows) and c < len(rows[r + 1]):
-                below = rows[r + 1][c]
-                if _label_of(tpl, below) is None:
-                    found = (below, r + 1, c)
-            raw[col.field] = found if found else ("", r, c)
+            col, rank = hit
+            if col.field in raw and raw[col.field][3] <= rank:
+                continue  # a field's own label wins over a synonym; between equals, the first
+            found = _info_value(tpl, sheet, r, c)
+            raw[col.field] = (*found, rank) if found else ("", r, c, rank)
     for col in tpl.info_labels:
-        value, r, c = raw.get(col.field, ("", None, None))
+        value, r, c, _ = raw.get(col.field, ("", None, None, 0))
         ref = cell_ref(r, c) if r is not None else ""
         info[f"{col.field}_cell"] = ref
         if col.type == "date":
@@ -134,7 +151,7 @@ def read_info(ctx: _Ctx, sheet: Sheet) -> dict[str, Any]:
             info[col.field] = d
             info[f"{col.field}_raw"] = _show(value)
         elif col.type == "int":
-            n, problem = nz.to_int(value)
+            n, problem = nz.to_int(value, tpl)
             if problem:
                 ctx.add(
                     "E_NUMBER",
@@ -212,7 +229,7 @@ def _convert(ctx: _Ctx, col: Column, value: Any, sheet: Sheet, r: int, c: int, h
         v, problem = nz.to_deadline(value, tpl)
         code = "E_DATE"
     elif t == "int":
-        v, problem = nz.to_int(value)
+        v, problem = nz.to_int(value, tpl)
         code = "E_NUMBER"
     elif t == "vocab":
         voc = tpl.vocabularies[col.vocab]
@@ -235,16 +252,6 @@ def _convert(ctx: _Ctx, col: Column, value: Any, sheet: Sheet, r: int, c: int, h
 
 def _row_values(sheet: Sheet, r: int) -> list:
     return sheet.rows[r] if r < len(sheet.rows) else []
-
-
-def _is_data(cmap: ColumnMap, row: list, cols: list[int]) -> bool:
-    n = len(row)
-    for c in cols:
-        if c < n:
-            v = row[c]
-            if v != "" and not nz.is_empty(v):
-                return True
-    return False
 
 
 def _check_columns(ctx: _Ctx, table: Table, sheet: Sheet, fields: dict[str, int]) -> bool:
@@ -317,7 +324,7 @@ def _record(
 def read_table(ctx: _Ctx, table: Table, sheet: Sheet) -> list[dict[str, Any]] | None:
     if sheet_is_empty(sheet):
         return []
-    r = find_header(ctx.tpl, table, sheet)
+    r = find_header(ctx.tpl, header_names(ctx.tpl, table), sheet)
     if r is None:
         _check_columns(ctx, table, sheet, {})
         return None
@@ -325,44 +332,60 @@ def read_table(ctx: _Ctx, table: Table, sheet: Sheet) -> list[dict[str, Any]] | 
     _warn_extra(ctx, sheet, cmap)
     if not _check_columns(ctx, table, sheet, cmap.fields):
         return None
-    data_cols = sorted(cmap.fields.values())
     records = []
-    for rr in range(cmap.header_row + 1, len(sheet.rows)):
-        row = sheet.rows[rr]
-        if stop_row(ctx.tpl, row):
-            break
-        if not _is_data(cmap, row, data_cols):
-            continue
+    for rr in data_rows(ctx.tpl, sheet, cmap):
         rec = _record(ctx, table, sheet, cmap, cmap.fields, rr)
         rec["_cmap"] = cmap
         records.append(rec)
     return records
 
 
-def _merge_top(sheet: Sheet, r: int, c: int) -> int | None:
-    """The first row of a vertical merge covering (r, c), or None where the cell is not merged."""
-    for r0, c0, r1, c1 in sheet.merged:
-        if c0 <= c <= c1 and r0 <= r <= r1 and r1 > r0:
-            return r0
-    return None
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, str) and isinstance(b, str):
+        return squash(a) == squash(b)
+    return a == b
+
+
+def _starts_problem(sheet: Sheet, r: int, top: int, p_cols: list[int]) -> bool:
+    """On the combined sheet, whether row r begins a new problem rather than adding a measure to the
+    one that began at row ``top`` (§4.6: a problem's cells are written once, merged down over its
+    measures' rows). A new problem: a problem cell merged down from this row, or a problem cell that
+    holds a value of its own that differs from the current problem's. Cells merged from within the
+    current problem, empty cells and repeated values continue it."""
+    for c in p_cols:
+        m = sheet.merge_at(r, c)
+        if m is not None and m[2] > m[0]:
+            if m[0] == r:
+                return True
+            continue  # merged from a row above: the current problem's cell (or one shared with it)
+        v = sheet.value(r, c)
+        if nz.is_empty(v):
+            continue
+        first = sheet.value(top, c)
+        if not nz.is_empty(first) and not _same(v, first):
+            return True
+    return False
 
 
 def read_combined(ctx: _Ctx, sheet: Sheet) -> tuple[list[dict], list[dict]] | None:
+    """The combined problem/measure sheet (§4.6): one problem per merged group, one measure per row;
+    its columns in any order, its 问题编号 column the problem's ID and each measure's."""
     tpl = ctx.tpl
     parent, child = tpl.tables[tpl.combined_parent], tpl.tables[tpl.combined_child]
-    r = find_header(tpl, parent, sheet)
+    child_required = [c for c in child.columns if c.required and c.field != tpl.combined_key]
+    r = find_header(tpl, combined_names(tpl), sheet)
     if r is None:
         _check_columns(ctx, parent, sheet, {})
+        for col in child_required:
+            ctx.add("E_COLUMNS", sheet=sheet.name, column=col.label, names="、".join(col.names))
         return None
-    cmap = map_columns(tpl, [parent, child], sheet, r, split_field=tpl.combined_split)
+    cmap = map_columns(tpl, [parent, child], sheet, r, combined=True)
     pf = {k[2:]: v for k, v in cmap.fields.items() if k.startswith("0:")}
     cf = {k[2:]: v for k, v in cmap.fields.items() if k.startswith("1:")}
     _warn_extra(ctx, sheet, cmap)
     ok = _check_columns(ctx, parent, sheet, pf)
-    child_required = {c.field for c in child.columns if c.required} - {tpl.combined_key}
-    for fld in sorted(child_required):
-        if fld not in cf:
-            col = child.column(fld)
+    for col in child_required:
+        if col.field not in cf:
             ctx.add("E_COLUMNS", sheet=sheet.name, column=col.label, names="、".join(col.names))
             ok = False
     if not ok:
@@ -373,26 +396,16 @@ def read_combined(ctx: _Ctx, sheet: Sheet) -> tuple[list[dict], list[dict]] | No
     problems: list[dict] = []
     measures: list[dict] = []
     current: dict | None = None
-    group_top = -1
+    top = -1
     child_fields = {c.field for c in child.columns} - {tpl.combined_key}
-    for rr in range(cmap.header_row + 1, len(sheet.rows)):
+    for rr in data_rows(tpl, sheet, cmap):
         row = sheet.rows[rr]
-        if stop_row(tpl, row):
-            break
-        has_p = _is_data(cmap, row, p_cols)
-        has_c = _is_data(cmap, row, c_cols)
-        if not has_p and not has_c:
-            continue
-        top = _merge_top(sheet, rr, key_col)
-        starts = (top is None and has_p) or (top is not None and top != group_top and top == rr)
-        if top is not None and top != group_top and top != rr:
-            starts = True  # merge began above the data area; treat this row as its start
-        if starts or current is None:
-            group_top = top if top is not None else rr
+        if current is None or (has_value(row, p_cols) and _starts_problem(sheet, rr, top, p_cols)):
+            top = rr
             current = _record(ctx, parent, sheet, cmap, pf, rr)
             current["_cmap"] = cmap
             problems.append(current)
-        if has_c:
+        if has_value(row, c_cols):
             m = _record(ctx, child, sheet, cmap, cf, rr, only=child_fields)
             m[tpl.combined_key] = current.get(tpl.combined_key)
             m["_problem_id_col"] = key_col
@@ -523,11 +536,18 @@ def parse_book(book: Book, tpl: Template, ingest_day: date) -> Parsed:
             combined.append(sheet)
             continue
         if role in assigned:
-            ctx.add(
-                "W_SHEET_IGNORED",
-                sheet=sheet.name,
-                detail=f"与工作表“{assigned[role].name}”同为{tpl.tables[role].title}表，只读取前者。",
-            )
+            # two sheets of one table: the first that holds anything is read (a template's empty
+            # sheet does not hide the clerk's filled copy), the other is passed over
+            keep, drop = assigned[role], sheet
+            if sheet_is_empty(keep) and not sheet_is_empty(drop):
+                keep, drop = drop, keep
+            assigned[role] = keep
+            if not sheet_is_empty(drop):
+                ctx.add(
+                    "W_SHEET_IGNORED",
+                    sheet=drop.name,
+                    detail=f"与工作表“{keep.name}”同为{tpl.tables[role].title}表，只读取“{keep.name}”。",
+                )
             continue
         assigned[role] = sheet
     tables: dict[str, list[dict]] = {name: [] for name in tpl.tables}
@@ -538,11 +558,17 @@ def parse_book(book: Book, tpl: Template, ingest_day: date) -> Parsed:
             failed.add(name)
             continue
         tables[name] = recs
+    combined.sort(key=sheet_is_empty)  # stable: the first combined sheet that holds anything
     for i, sheet in enumerate(combined):
         if tpl.combined_parent in assigned or tpl.combined_child in assigned or i > 0:
-            ctx.add(
-                "W_SHEET_IGNORED", sheet=sheet.name, detail="已有单独的问题清单/整改措施表，本合并表未读取。"
-            )
+            if not sheet_is_empty(sheet):
+                ctx.add(
+                    "W_SHEET_IGNORED",
+                    sheet=sheet.name,
+                    detail="已有单独的问题清单/整改措施表，本合并表未读取。"
+                    if i == 0
+                    else f"与工作表“{combined[0].name}”同为问题整改合并表，只读取“{combined[0].name}”。",
+                )
             continue
         got = read_combined(ctx, sheet)
         if got is None:

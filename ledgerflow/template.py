@@ -100,6 +100,7 @@ class Template:
     combined_split: str
     non_data_sheets: tuple[str, ...]
     list_separators: tuple[str, ...]
+    counting_words: tuple[str, ...]
     deadline_none: frozenset[str]
     vocabularies: dict[str, Vocabulary]
     messages: dict[str, str]
@@ -117,10 +118,9 @@ class Template:
         return key
 
     def _header_key(self, text: str) -> str:
-        key = nfkc(text)
+        key = squash(text)  # NFKC, no white space: line breaks and inner spaces are not the name
         for mark in self.header_marks:
-            key = key.replace(nfkc(mark), "")
-        key = _WS.sub("", key)
+            key = key.replace(squash(mark), "")
         key = key.rstrip(":：")
         return key.lstrip("*")
 
@@ -208,6 +208,7 @@ def parse_template(path: Path) -> Template:
         combined_split=comb["split_field"],
         non_data_sheets=tuple(raw.get("non_data_sheets", [])),
         list_separators=tuple(raw["list_separators"]),
+        counting_words=tuple(str(w) for w in raw.get("counting_words", [])),
         deadline_none=frozenset(vocab_key(s) for s in raw["deadline_none"]),
         vocabularies={k: _vocab(k, v) for k, v in raw["vocabularies"].items()},
         messages=dict(raw["messages"]),

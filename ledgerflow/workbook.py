@@ -21,6 +21,29 @@ class Sheet:
     # (first_row, first_col, last_row, last_col), 0-based inclusive
     merged: list[tuple[int, int, int, int]] = field(default_factory=list)
     formula_cells: frozenset[str] = frozenset()  # "G11": formula without a computed value
+    _merge_rows: dict[int, list[tuple[int, int, int, int]]] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def merge_at(self, r: int, c: int) -> tuple[int, int, int, int] | None:
+        """The merged range (of more than one cell) covering (r, c), or None."""
+        if self._merge_rows is None:
+            index: dict[int, list[tuple[int, int, int, int]]] = {}
+            for m in self.merged:
+                r0, c0, r1, c1 = m
+                if r1 > r0 or c1 > c0:
+                    for rr in range(r0, r1 + 1):
+                        index.setdefault(rr, []).append(m)
+            self._merge_rows = index
+        for m in self._merge_rows.get(r, ()):
+            if m[1] <= c <= m[3]:
+                return m
+        return None
+
+    def is_merge_copy(self, r: int, c: int) -> bool:
+        """True where (r, c) holds a merged range's value but is not its top-left cell."""
+        m = self.merge_at(r, c)
+        return m is not None and (m[0], m[1]) != (r, c)
 
     def value(self, r: int, c: int) -> Any:
         if r < len(self.rows):

@@ -161,7 +161,7 @@ def test_prenumbered_empty_rows_blank_rows_a_total_row_and_notes_are_not_data(ma
     ]
 
 
-def test_a_total_row_right_under_the_data_ends_it(make_book, parse):
+def test_a_subtotal_and_signature_lines_right_under_the_data_are_not_data(make_book, parse):
     sheet = [*table("study"), ["小计", None, None, None, None, 42], ["填表人：张三", None, "审核人：李四"]]
     p = parse(make_book("subtotal.xlsx", ledger(study=sheet)))
     assert codes(p) == []

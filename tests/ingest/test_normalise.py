@@ -132,12 +132,15 @@ def test_an_unreadable_deadline_is_a_problem(tpl, cell):
         ("二十七", 27),
         ("一百零五", 105),
         ("一百零五人", 105),
+        ("12场", 12),
+        ("3篇", 3),
+        ("二十七人", 27),
         (0, 0),
         ("零", 0),
     ],
 )
-def test_integer_forms(cell, expected):
-    assert nz.to_int(cell) == (expected, None)
+def test_integer_forms(tpl, cell, expected):
+    assert nz.to_int(cell, tpl) == (expected, None)
 
 
 @pytest.mark.parametrize(
@@ -158,14 +161,14 @@ def test_integer_forms(cell, expected):
         float("nan") if False else "五点五",
     ],
 )
-def test_not_an_integer_ge_0_is_a_problem(cell):
-    value, problem = nz.to_int(cell)
+def test_not_an_integer_ge_0_is_a_problem(tpl, cell):
+    value, problem = nz.to_int(cell, tpl)
     assert value is None and problem
 
 
-def test_an_empty_integer_cell_is_empty():
-    assert nz.to_int(None) == (None, None)
-    assert nz.to_int(" ") == (None, None)
+def test_an_empty_integer_cell_is_empty(tpl):
+    assert nz.to_int(None, tpl) == (None, None)
+    assert nz.to_int(" ", tpl) == (None, None)
 
 
 # ---- vocabularies and lists --------------------------------------------------------------------
@@ -284,7 +287,7 @@ def test_every_normaliser_returns_value_or_problem_and_never_raises(tpl, cell):
     assert d is None or not isinstance(d, datetime)
     dl = _shape(nz.to_deadline(cell, tpl), date)
     assert dl is None or not isinstance(dl, datetime)
-    n = _shape(nz.to_int(cell), int)
+    n = _shape(nz.to_int(cell, tpl), int)
     assert n is None or (not isinstance(n, bool) and 0 <= n < 2**63)
     for voc in ("M", "Z", "R"):
         _shape(nz.to_vocab(cell, tpl.vocabularies[voc]), str)
@@ -313,13 +316,17 @@ def test_any_campaign_day_round_trips_through_every_written_form(tpl, d):
         assert nz.to_deadline(f"{form}前" if isinstance(form, str) else form, tpl) == (d, None), form
 
 
-@settings(max_examples=200, deadline=None)
-@given(n=st.integers(min_value=0, max_value=10**9), unit=st.sampled_from(["", "人", " 人次", "名", "次"]))
-def test_any_count_round_trips_with_units_and_full_width_digits(n, unit):
+# ledger.md §6: "with a counting word (30人, 30 人次; also 名, 个, 次, 场, 期, 篇, 份, 项, 条)"
+COUNTING_WORDS = ["", "人", " 人次", "名", "个", "次", "场", "期", "篇", "份", "项", "条"]
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(n=st.integers(min_value=0, max_value=10**9), unit=st.sampled_from(COUNTING_WORDS))
+def test_any_count_round_trips_with_units_and_full_width_digits(tpl, n, unit):
     full = str(n).translate(str.maketrans("0123456789", "０１２３４５６７８９"))
-    assert nz.to_int(f"{n}{unit}") == (n, None)
-    assert nz.to_int(f"{full}{unit}") == (n, None)
-    assert nz.to_int(float(n)) == (n, None)
+    assert nz.to_int(f"{n}{unit}", tpl) == (n, None)
+    assert nz.to_int(f"{full}{unit}", tpl) == (n, None)
+    assert nz.to_int(float(n), tpl) == (n, None)
 
 
 def test_a_time_or_duration_is_not_a_date(tpl):
