@@ -52,7 +52,7 @@ def ledger_run(
         try:
             files = ingest.discover_inbox(inbox_p, template_path, quote(reg))
             ctx = wh.begin_run(private, template_path, as_of, inbox_p, registry_p)
-            batches = ingest.plan_batches(quote(files), private, n_workers)
+            batches = ingest.plan_batches(quote(files), private, n_workers, template_path)
             total = sum(len(b) for b in batches)
             log.info("收件箱共%d个文件，需解析%d个新工作簿（%d批）", len(files), total, len(batches))
             # at most n_workers + 1 batches in flight: each batch runs its own parse process, and a

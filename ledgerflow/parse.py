@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ledgerflow import normalise as nz
-from ledgerflow.issues import Issue, cell_ref
+from ledgerflow.issues import Issue, cell_ref, column_letter
 from ledgerflow.locate import (
     COMBINED,
     INFO,
@@ -43,6 +43,9 @@ class Parsed:
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
     rows_read: int = 0
+    # where each table was read: {table: {"sheet": name, "fields": {field: [column letter, header]}}}
+    # (a sheet that was found but held nothing has no fields); lets later steps name a cell
+    layout: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def errors(self) -> int:
@@ -59,6 +62,15 @@ class _Ctx:
         self.tpl = tpl
         self.ingest_day = ingest_day
         self.issues: list[Issue] = []
+        self.layout: dict[str, dict[str, Any]] = {}
+
+    def place(self, table: str, sheet: Sheet, cmap: ColumnMap | None, fields: dict[str, int]) -> None:
+        """Record where ``table`` was read: its sheet and each field's column and header."""
+        headers = cmap.headers if cmap is not None else {}
+        self.layout[table] = {
+            "sheet": sheet.name,
+            "fields": {f: [column_letter(c), headers.get(c, "")] for f, c in fields.items()},
+        }
 
     def add(
         self,
@@ -323,6 +335,7 @@ def _record(
 
 def read_table(ctx: _Ctx, table: Table, sheet: Sheet) -> list[dict[str, Any]] | None:
     if sheet_is_empty(sheet):
+        ctx.place(table.name, sheet, None, {})
         return []
     r = find_header(ctx.tpl, header_names(ctx.tpl, table), sheet)
     if r is None:
@@ -332,6 +345,7 @@ def read_table(ctx: _Ctx, table: Table, sheet: Sheet) -> list[dict[str, Any]] | 
     _warn_extra(ctx, sheet, cmap)
     if not _check_columns(ctx, table, sheet, cmap.fields):
         return None
+    ctx.place(table.name, sheet, cmap, cmap.fields)
     records = []
     for rr in data_rows(ctx.tpl, sheet, cmap):
         rec = _record(ctx, table, sheet, cmap, cmap.fields, rr)
@@ -391,6 +405,8 @@ def read_combined(ctx: _Ctx, sheet: Sheet) -> tuple[list[dict], list[dict]] | No
     if not ok:
         return None
     key_col = pf[tpl.combined_key]
+    ctx.place(parent.name, sheet, cmap, pf)
+    ctx.place(child.name, sheet, cmap, {**cf, tpl.combined_key: key_col})
     p_cols = sorted(pf.values())
     c_cols = sorted(cf.values())
     problems: list[dict] = []
@@ -583,7 +599,14 @@ def parse_book(book: Book, tpl: Template, ingest_day: date) -> Parsed:
         for rec in recs:
             for k in [k for k in rec if k.startswith("_")]:
                 del rec[k]
-    return Parsed(status="parsed", info=info or {}, tables=tables, issues=ctx.issues, rows_read=rows_read)
+    return Parsed(
+        status="parsed",
+        info=info or {},
+        tables=tables,
+        issues=ctx.issues,
+        rows_read=rows_read,
+        layout=ctx.layout,
+    )
 
 
 def parse_workbook(path: Path, tpl: Template, limits: Limits, ingest_day: date) -> Parsed:

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from ledgerflow import contracts
 from ledgerflow.discover import FileRef, describe, walk_inbox
-from ledgerflow.records import to_arrow, write_stage
+from ledgerflow.records import parser_fingerprint, to_arrow, write_stage
 from ledgerflow.registry import Registry, read_registry
 from ledgerflow.resolve import resolve
 from ledgerflow.sandbox import parse_files
@@ -66,18 +66,22 @@ def describe_files(entries: list[tuple[str, str, bool]], tpl: Template, registry
 # ---- parsing ----------------------------------------------------------------------------------
 
 
-def known_shas(private: Path) -> set[str]:
+def known_shas(private: Path, tpl: Template) -> set[str]:
+    """Workbooks already parsed by this reader with this template (others are parsed again)."""
     if not private.exists():
         return set()
     con = db.connect(private)
     try:
-        tables = {
+        cols = {
             r[0]
-            for r in con.execute("select table_name from duckdb_tables() where schema_name = 'lf'").fetchall()
+            for r in con.execute(
+                "select column_name from duckdb_columns() where schema_name = 'lf' and table_name = 'parsed'"
+            ).fetchall()
         }
-        if "parsed" not in tables:
+        if "parser" not in cols:
             return set()
-        return {r[0] for r in con.execute("select sha256 from lf.parsed").fetchall()}
+        rows = con.execute("select sha256 from lf.parsed where parser = $fp", {"fp": parser_fingerprint(tpl)})
+        return {r[0] for r in rows.fetchall()}
     finally:
         con.close()
 
@@ -156,10 +160,20 @@ def load_stages(
     counts: dict[str, int] = {}
     if not stages:
         return counts
-    for name in ["parsed", "content_issues", *tpl.tables]:
+    names = ["parsed", "content_issues", *tpl.tables]
+    targets = {n: f"lf.{n}" if n in ("parsed", "content_issues") else f"lf.raw_{n}" for n in names}
+    # a workbook parsed again (by a newer reader or template) replaces what was kept of it
+    parsed_files = [str(Path(s) / "parsed.parquet") for s in stages]
+    for name in names:
+        con.execute(
+            f"delete from {targets[name]} where sha256 in (select sha256 from read_parquet($files))",
+            {"files": parsed_files},
+        )
+    for name in names:
         files = [str(Path(s) / f"{name}.parquet") for s in stages]
-        target = f"lf.{name}" if name in ("parsed", "content_issues") else f"lf.raw_{name}"
-        con.execute(f"insert into {target} by name select * from read_parquet($files)", {"files": files})
+        con.execute(
+            f"insert into {targets[name]} by name select * from read_parquet($files)", {"files": files}
+        )
         counts[name] = con.execute("select count(*) from read_parquet($files)", {"files": files}).fetchone()[
             0
         ]

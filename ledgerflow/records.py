@@ -5,6 +5,8 @@ Every ledger row keeps its lineage: the file's sha256, the sheet and the Excel r
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -12,6 +14,17 @@ import pyarrow.parquet as pq
 
 from ledgerflow.parse import Parsed
 from ledgerflow.template import Template
+
+#: Bump whenever a workbook's bytes would be read differently (locate, parse, normalise): results
+#: are kept by sha256 and this fingerprint, so a warehouse re-reads its files once after an upgrade
+#: instead of keeping what an older reader made of them.
+READER_VERSION = "2"
+
+
+def parser_fingerprint(tpl: Template) -> str:
+    """What a parsed result depends on besides the file: the reader's version and the template."""
+    return hashlib.sha256(f"{READER_VERSION}:{tpl.source_sha256}".encode()).hexdigest()[:16]
+
 
 _TYPES = {
     "text": pa.string(),
@@ -41,6 +54,8 @@ PARSED_SCHEMA = pa.schema(
         ("rows_read", pa.int64()),
         ("errors", pa.int64()),
         ("warnings", pa.int64()),
+        ("parser", pa.string()),
+        ("layout", pa.string()),
     ]
 )
 
@@ -70,6 +85,7 @@ def table_schema(tpl: Template, name: str) -> pa.Schema:
 def to_arrow(items: list[tuple[str, Parsed]], tpl: Template) -> dict[str, pa.Table]:
     """{"parsed": …, "content_issues": …, "<table>": …} for a batch of (sha256, Parsed)."""
     parsed_rows, issue_rows = [], []
+    fingerprint = parser_fingerprint(tpl)
     table_rows: dict[str, list[dict]] = {name: [] for name in tpl.tables}
     for sha, p in items:
         info = p.info
@@ -92,6 +108,8 @@ def to_arrow(items: list[tuple[str, Parsed]], tpl: Template) -> dict[str, pa.Tab
                 "rows_read": p.rows_read,
                 "errors": errors,
                 "warnings": len(p.issues) - errors,
+                "parser": fingerprint,
+                "layout": json.dumps(p.layout, ensure_ascii=False, sort_keys=True),
             }
         )
         for seq, i in enumerate(p.issues):

@@ -3,6 +3,7 @@ rules, messages). Everything that varies by campaign is here, as data."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -105,6 +106,7 @@ class Template:
     vocabularies: dict[str, Vocabulary]
     messages: dict[str, str]
     figures: list[dict[str, Any]] = field(default_factory=list)
+    source_sha256: str = ""  # of the template file: parsed results depend on it
 
     # ---- name matching -------------------------------------------------------------------------
     def header_key(self, text: str) -> str:
@@ -167,7 +169,8 @@ def _as_date(value: Any) -> date:
 
 
 def parse_template(path: Path) -> Template:
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    source = Path(path).read_bytes()
+    raw = yaml.safe_load(source.decode("utf-8"))
     camp = raw["campaign"]
     layout = raw["layout"]
     comb = raw["combined"]
@@ -213,6 +216,7 @@ def parse_template(path: Path) -> Template:
         vocabularies={k: _vocab(k, v) for k, v in raw["vocabularies"].items()},
         messages=dict(raw["messages"]),
         figures=list(raw.get("figures", [])),
+        source_sha256=hashlib.sha256(source).hexdigest(),
     )
 
 

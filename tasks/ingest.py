@@ -45,8 +45,10 @@ def discover_inbox(inbox: Path, template_path: str, registry: Registry) -> list[
 
 
 @task(name="plan parse batches", cache_policy=NO_CACHE)
-def plan_batches(files: list[FileRef], private: Path, workers: int) -> list[list[tuple[str, str]]]:
-    return pipeline.plan_batches(files, pipeline.known_shas(private), workers)
+def plan_batches(
+    files: list[FileRef], private: Path, workers: int, template_path: str
+) -> list[list[tuple[str, str]]]:
+    return pipeline.plan_batches(files, pipeline.known_shas(private, load_template(template_path)), workers)
 
 
 @task(

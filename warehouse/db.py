@@ -93,8 +93,29 @@ def insert_arrow(
         con.unregister("_lf_arrow_in")
 
 
+_DUCK_TYPES = {
+    pa.string(): "varchar",
+    pa.int64(): "bigint",
+    pa.int32(): "integer",
+    pa.date32(): "date",
+    pa.list_(pa.string()): "varchar[]",
+}
+
+
 def _create_from_schema(con: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema) -> None:
+    """Create ``lf.<name>`` from an Arrow schema, or add the columns a warehouse made by an older
+    version lacks (their values are NULL for the rows already there)."""
     insert_arrow(con, f"lf.{name}", schema.empty_table(), create=True)
+    have = {
+        r[0]
+        for r in con.execute(
+            "select column_name from duckdb_columns() where schema_name = 'lf' and table_name = $t",
+            {"t": name},
+        ).fetchall()
+    }
+    for f in schema:
+        if f.name not in have:
+            con.execute(f'alter table lf.{name} add column "{f.name}" {_DUCK_TYPES[f.type]}')
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection, tpl: Template) -> None:

@@ -201,3 +201,34 @@ def test_the_ledger_views_hold_the_rows_the_root_figures_count(sample_runs):
     assert count["problems"] == figures["rectification.problems"]["total"]
     assert count["measures"] == figures["rectification.measures"]["total"]
     assert rollup_units == n_units
+
+
+def test_a_warehouse_read_by_an_older_reader_is_read_again_once_and_gives_the_same_outputs(
+    sample_runs, run_cli, tmp_path
+):
+    """Parsed results are kept per file *and reader*: after an upgrade that reads workbooks
+    differently, every workbook is parsed again once (its old rows replaced, not doubled), then
+    never again. Here the warehouse is made to look as if an older reader had parsed it."""
+    wh = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(sample_runs["wh-primary"], wh)
+    con = duckdb.connect(str(wh))
+    n_parsed = con.execute("select count(*) from lf.parsed").fetchone()[0]
+    rows_before = con.execute("select sum(rows_read) from lf.parsed").fetchone()[0]
+    con.execute("update lf.parsed set parser = 'an-older-reader', layout = null")
+    con.close()
+    for i in (1, 2):
+        res = run_cli(sample_runs["inbox"], sample_runs["registry"], wh, tmp_path / f"out{i}", "2023-12-15")
+        assert res.returncode == 0, res.stderr[-3000:]
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        runs = con.execute("select files_parsed from lf.runs order by run_id desc limit 2").fetchall()
+        assert [r[0] for r in runs] == [0, n_parsed]  # all of them once, then none
+        assert con.execute("select count(*), sum(rows_read) from lf.parsed").fetchone() == (
+            n_parsed,
+            rows_before,
+        )
+        assert con.execute("select count(*) from lf.parsed where layout is null").fetchone()[0] == 0
+    finally:
+        con.close()
+    for name in ("figures.json", "rollup.csv", "submissions.csv", "issues.csv"):
+        assert _sha(tmp_path / "out2" / name) == _sha(sample_runs["out-primary"] / name), name
