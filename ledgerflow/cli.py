@@ -243,15 +243,22 @@ def cmd_explain(args: argparse.Namespace) -> int:
             scopes = ["own", "total"] if args.scope == "both" else [args.scope]
             own, total = (pipeline._num(v) for v in fig)
             print(f"指标 {args.key}  单位 {unit}  截至 {ctx.as_of}：本级 {own}，合计 {total}")
+            # a ratio is explained by the rows behind its numerator and its denominator
+            agg, num, den = con.execute(
+                "select agg, numerator, denominator from lf.figure_keys where key = ?", [args.key]
+            ).fetchone()
+            parts = [("分子", num), ("分母", den)] if agg == "ratio" else [("", args.key)]
             for scope in scopes:
-                rows = con.execute(
-                    sql, db.bind(sql, {"key": args.key, "unit": unit, "scope": scope})
-                ).fetchall()
-                print(f"\n[{scope}] {len(rows)} 行")
-                print("单位代码\t文件\t工作表\t单元格\t计数\t去重项")
-                for unit_code, path, sheet, _row, cell, amount, item in rows:
-                    amt = int(amount) if amount is not None and float(amount).is_integer() else amount
-                    print(f"{unit_code}\t{path or ''}\t{sheet or ''}\t{cell or ''}\t{amt}\t{item or ''}")
+                for part, key in parts:
+                    rows = con.execute(
+                        sql, db.bind(sql, {"key": key, "unit": unit, "scope": scope})
+                    ).fetchall()
+                    what = f" {part} {key}" if part else ""
+                    print(f"\n[{scope}{what}] {len(rows)} 行")
+                    print("单位代码\t文件\t工作表\t单元格\t计数\t去重项")
+                    for unit_code, path, sheet, _row, cell, amount, item in rows:
+                        amt = int(amount) if amount is not None and float(amount).is_integer() else amount
+                        print(f"{unit_code}\t{path or ''}\t{sheet or ''}\t{cell or ''}\t{amt}\t{item or ''}")
     except (FileNotFoundError, pipeline.RunFailed) as exc:
         print(f"ledgerflow: {exc}", file=sys.stderr)
         return EXIT_FAIL

@@ -259,7 +259,127 @@ def record_run(
         db.insert_arrow(
             con, "lf.run_issues", pa.Table.from_pylist([{**i, "run_id": ctx.run_id} for i in res.issues])
         )
-    return {"files": len(res.files), "issues": len(res.issues)}
+    changes = record_changes(con, ctx, tpl)
+    return {"files": len(res.files), "issues": len(res.issues) + changes}
+
+
+def change_issues(changes: list[dict[str, Any]], tpl: Template) -> list[dict[str, Any]]:
+    """The §10 changes (rows of lf.mart_changes) with their labels and message: each is a warning
+    of the newer submission, its message quoting the ID (问题“WT-03”) or the counts (12→10)."""
+    spec = tpl.raw.get("changes", {})
+    nouns = spec.get("nouns", {})
+    out = []
+    for ch in changes:
+        table = tpl.tables[ch["tbl"]]
+        vocab = tpl.vocabularies[table.column("status").vocab] if ch["code"] == "W_STATUS_BACKWARD" else None
+
+        def label(slug: str | None, vocab=vocab) -> str:
+            return vocab.canonical.get(slug, slug or "") if vocab and slug else (slug or "")
+
+        old, new = label(ch["old_value"]), label(ch["new_value"])
+        if ch["code"] == "W_COUNT_FELL":
+            value = f"{old}→{new}"
+        elif ch["code"] == "W_STATUS_BACKWARD":
+            value = new
+        else:
+            value = ch["item_id"]
+        hint = ""
+        if ch["code"] == "W_ROW_VANISHED" and not ch["id_column_in_new"]:
+            id_label = table.column(ch["prev_field"]).label
+            hint = spec.get("no_id_column", "").format(title=table.title, id_label=id_label)
+        message = tpl.message(
+            ch["code"],
+            prev_file=ch["prev_path"],
+            prev_sheet=ch["prev_sheet"] or "",
+            prev_cell=ch["prev_cell"] or "",
+            title=table.title,
+            noun=nouns.get(ch["tbl"], table.title),
+            id=ch["item_id"] or "",
+            value=value,
+            old=old,
+            new=new,
+            hint=hint,
+            fewer=int(old or 0) - int(new or 0) if ch["code"] == "W_COUNT_FELL" else 0,
+        )
+        out.append(
+            {
+                **ch,
+                "table_title": table.title,
+                "old_label": old,
+                "new_label": new,
+                "value": value,
+                "message": message,
+            }
+        )
+    return out
+
+
+_CHANGE_COLUMNS = [
+    "path",
+    "unit_code",
+    "prev_path",
+    "code",
+    "tbl",
+    "table_title",
+    "item_id",
+    "old_value",
+    "new_value",
+    "old_label",
+    "new_label",
+    "sheet",
+    "cell",
+    "prev_sheet",
+    "prev_cell",
+    "message",
+]
+
+
+def record_changes(con: duckdb.DuckDBPyConnection, ctx: RunContext, tpl: Template) -> int:
+    """Compare each accepted submission with the unit's previous accepted one (ledger.md §10) in
+    SQL over the warehouse, and record the warnings on the newer one like any other: in the run's
+    issues and in its warnings count (and, for analysts, in lf.run_changes). They depend on which
+    versions are accepted, never on the as-of date, and no file is read again to compute them."""
+    db.materialise(con, "marts/mart_version_pairs", ctx.params)
+    db.materialise(con, "marts/mart_changes", ctx.params)
+    rows = con.sql(
+        "select * from lf.mart_changes order by path, code, tbl, item_id, old_value"
+    ).to_arrow_table()
+    rows = rows.to_pylist()
+    changes = change_issues(rows, tpl)
+    if not changes:
+        return 0
+    issues = [
+        dict(
+            run_id=ctx.run_id,
+            path=ch["path"],
+            sha256=ch["sha256"],
+            unit_code=ch["unit_code"],
+            sheet=ch["sheet"] or "",
+            row=ch["row"],
+            column=ch["column"] or "",
+            cell=ch["cell"] or "",
+            code=ch["code"],
+            severity="warning",
+            message=ch["message"],
+            value=ch["value"],
+        )
+        for ch in changes
+    ]
+    db.insert_arrow(con, "lf.run_issues", pa.Table.from_pylist(issues))
+    db.insert_arrow(
+        con,
+        "lf.run_changes",
+        pa.Table.from_pylist(
+            [{"run_id": ctx.run_id, **{k: ch[k] for k in _CHANGE_COLUMNS}} for ch in changes]
+        ),
+    )
+    con.execute(
+        """update lf.run_files set warnings = warnings + n
+           from (select path, count(*) as n from lf.mart_changes group by path) as added
+           where lf.run_files.run_id = $run_id and lf.run_files.path = added.path""",
+        {"run_id": ctx.run_id},
+    )
+    return len(changes)
 
 
 def build_models(con: duckdb.DuckDBPyConnection, ctx: RunContext) -> dict[str, float]:
@@ -400,7 +520,11 @@ def frames(
     units = con.execute(
         "select code, name, type, parent_code as parent, level, depth, must_report from lf.units"
     ).df()
-    return {"rollup": rollup, "submissions": subs, "issues": issues, "units": units}
+    try:
+        changes = db.execute(con, db.sql_text("queries/run_changes"), {"run_id": ctx.run_id}).df()
+    except duckdb.CatalogException:  # a warehouse last written by a version without §10 changes
+        changes = pd.DataFrame()
+    return {"rollup": rollup, "submissions": subs, "issues": issues, "units": units, "changes": changes}
 
 
 def export_rollup_csv(con: duckdb.DuckDBPyConnection, path: Path) -> Path:

@@ -90,6 +90,31 @@ def township_rows(fr: dict[str, pd.DataFrame], root: str) -> list[dict[str, Any]
     return rows
 
 
+CHANGE_CODES = (
+    ("W_ROW_VANISHED", "编号消失"),
+    ("W_COUNT_FELL", "行数减少"),
+    ("W_STATUS_BACKWARD", "状态倒退"),
+)
+
+
+def change_counts(fr: dict[str, pd.DataFrame], root: str) -> list[tuple[str, dict[str, int]]]:
+    """(township-level unit name, {code: count}) of the run's §10 changes, townships in registry
+    order, the root's own changes under its name; only units with a change."""
+    changes = fr.get("changes")
+    if changes is None or changes.empty:
+        return []
+    units = fr["units"]
+    order = [str(c) for c in units.loc[units["parent"] == root, "code"]]
+    names = dict(zip(units["code"].astype(str), units["name"].astype(str), strict=True))
+    counts: dict[str, dict[str, int]] = {}
+    for township, code in zip(changes["township_code"], changes["code"], strict=True):
+        key = root if is_missing(township) else str(township)
+        counts.setdefault(key, {}).setdefault(str(code), 0)
+        counts[key][str(code)] += 1
+    ordered = [c for c in [root, *order] if c in counts]
+    return [(names.get(c, c), counts[c]) for c in ordered]
+
+
 def summary_markdown(fr: dict[str, pd.DataFrame], as_of: date, root: str, run_id: int | None = None) -> str:
     """The run's summary: headline figures, files by status, missing units, top issue codes."""
     table = FigureTable(fr["rollup"])
@@ -130,6 +155,19 @@ def summary_markdown(fr: dict[str, pd.DataFrame], as_of: date, root: str, run_id
     if top:
         lines += ["| 代码 | 严重程度 | 次数 |", "|---|---|---:|"]
         lines += [f"| `{code}` | {'错误' if sev == 'error' else '警告'} | {n} |" for code, sev, n in top]
+    else:
+        lines.append("无")
+
+    changed = change_counts(fr, root)
+    total = sum(sum(c.values()) for _, c in changed)
+    lines += ["", f"## 版本变动（与本单位上一版台账相比，共 {total} 条警告）", ""]
+    if changed:
+        lines += ["| 乡镇级单位 | " + " | ".join(label for _, label in CHANGE_CODES) + " |"]
+        lines += ["|---|" + "---:|" * len(CHANGE_CODES)]
+        for name, c in changed:
+            lines.append(
+                f"| {md_cell(name)} | " + " | ".join(str(c.get(code, 0)) for code, _ in CHANGE_CODES) + " |"
+            )
     else:
         lines.append("无")
     return "\n".join(lines) + "\n"

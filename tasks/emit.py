@@ -39,7 +39,9 @@ def write_report(fr: dict[str, pd.DataFrame], out: Path, as_of: date, root: str)
 
 @task(name="write summary workbook", cache_policy=NO_CACHE)
 def write_summary_book(fr: dict[str, pd.DataFrame], out: Path, as_of: date) -> Path:
-    return write_summary(fr["rollup"], fr["units"], out / "summary.xlsx", as_of=as_of)
+    return write_summary(
+        fr["rollup"], fr["units"], out / "summary.xlsx", as_of=as_of, changes=fr.get("changes")
+    )
 
 
 @task(name="write feedback workbooks", cache_policy=NO_CACHE)

@@ -158,3 +158,38 @@ def test_explain_lists_as_many_rows_as_the_figure_says(sample_runs, expected):
     rows = [ln for ln in proc.stdout.splitlines() if ln.count("\t") >= 4 and not ln.startswith("单位代码")]
     assert len(rows) == figs["research.topics"][1]
     assert all(re.search(r"\t[A-Z]+\d+\t", ln) for ln in rows), "every row names its cell"
+
+
+def test_explain_a_ratio_lists_the_rows_of_its_numerator_and_its_denominator(sample_runs, expected):
+    figs = expected["figures"]["second"][expected["root"]]
+    proc = subprocess.run(
+        [
+            str(LEDGERFLOW),
+            "explain",
+            "rectification.close_rate",
+            "--scope",
+            "total",
+            "--warehouse",
+            str(sample_runs["wh-second"]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    counts = {m[2]: int(m[3]) for m in re.finditer(r"\[total (分子|分母) (\S+)\] (\d+) 行", proc.stdout)}
+    assert counts == {
+        "rectification.problems_closed": figs["rectification.problems_closed"][1],
+        "rectification.problems": figs["rectification.problems"][1],
+    }
+
+
+def test_summary_workbook_lists_every_version_change_of_the_run(sample_runs):
+    with open(sample_runs["out-primary"] / "issues.csv", encoding="utf-8-sig", newline="") as fh:
+        codes = ("W_ROW_VANISHED", "W_COUNT_FELL", "W_STATUS_BACKWARD")
+        messages = sorted(r["message"] for r in csv.DictReader(fh) if r["code"] in codes)
+    ws = openpyxl.load_workbook(sample_runs["out-primary"] / "summary.xlsx", read_only=True)["版本变动"]
+    rows = list(ws.iter_rows(values_only=True))
+    head = list(rows[0])
+    assert sorted(r[head.index("说明")] for r in rows[1:]) == messages
+    assert messages, "the sample county has changes between versions"

@@ -41,6 +41,7 @@ VIEWS = (
     "plans",
     "org",
     "rollup",
+    "changes",
 )
 _PARAM = re.compile(r"\$([a-z_]+)")
 _COMMENT = re.compile(r"--[^\n]*")

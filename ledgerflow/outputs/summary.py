@@ -13,6 +13,9 @@ Sheets, in order:
     category per township-level unit.
 ``全部指标``
     the whole rollup as a long table: unit, level, parent, key, its Chinese label, own, total.
+``版本变动``
+    what changed between each unit's accepted versions (ledger.md §10): one row per vanished ID,
+    fallen row count or status gone backward, with the unit, its township, both files and cells.
 
 Every text cell is written with :func:`~ledgerflow.outputs.safe.write_text_cell` in a workbook
 created with ``strings_to_formulas/urls/numbers`` off, so no unit name becomes a formula or link.
@@ -36,6 +39,8 @@ LEVEL_SHEETS: dict[str, str] = {"county": "县级", "township": "乡镇级", "br
 LEVEL_NAMES: dict[str, str] = {"county": "县级", "township": "乡镇级", "branch": "支部级"}
 CHART_SHEET = "图表"
 LONG_SHEET = "全部指标"
+CHANGES_SHEET = "版本变动"
+CODE_LABELS = {"W_ROW_VANISHED": "编号消失", "W_COUNT_FELL": "行数减少", "W_STATUS_BACKWARD": "状态倒退"}
 
 #: (column header, figure key, scope). Scope ``own`` for the items the county report counts as
 #: a unit's own work (figures.md "The county report"), ``total`` for everything else.
@@ -228,7 +233,14 @@ def _text_width(text: str) -> float:
     return sum(2.1 if ord(ch) > 0x2E80 else 1.1 for ch in text)
 
 
-def write_summary(rollup: pd.DataFrame, units: pd.DataFrame, path: Path, *, as_of: dt.date) -> Path:
+def write_summary(
+    rollup: pd.DataFrame,
+    units: pd.DataFrame,
+    path: Path,
+    *,
+    as_of: dt.date,
+    changes: pd.DataFrame | None = None,
+) -> Path:
     """Write summary.xlsx (see the module docstring) and return its path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -315,6 +327,7 @@ def write_summary(rollup: pd.DataFrame, units: pd.DataFrame, path: Path, *, as_o
         _write_charts(wb, level_ws["township"], len(by_level["township"]))
         parents = {r["code"]: r["parent"] or "" for r in recs}
         _write_long(wb, rollup, names, parents, f_head, f_pct_long, f_num_long)
+        _write_changes(wb, changes, f_head)
         wb.worksheets()[0].activate()
     finally:
         wb.close()
@@ -412,3 +425,41 @@ def _write_long(
     ws.autofilter(0, 0, max(n, 1), len(headers) - 1)
     for c, w in enumerate(widths):
         ws.set_column(c, c, min(w + 2, 50))
+
+
+def _write_changes(wb, changes: pd.DataFrame | None, f_head) -> None:
+    ws = wb.add_worksheet(CHANGES_SHEET)
+    columns = [
+        ("单位代码", "unit_code", 12),
+        ("单位名称", "unit_name", 24),
+        ("所属乡镇级单位", "township_name", 18),
+        ("变动", "code", 10),
+        ("台账表", "table_title", 10),
+        ("编号", "item_id", 12),
+        ("上一版", "old_label", 12),
+        ("本版", "new_label", 12),
+        ("本版文件", "path", 36),
+        ("工作表", "sheet", 14),
+        ("单元格", "cell", 8),
+        ("上一版文件", "prev_path", 36),
+        ("上一版工作表", "prev_sheet", 14),
+        ("上一版单元格", "prev_cell", 10),
+        ("说明", "message", 60),
+    ]
+    for c, (h, _, w) in enumerate(columns):
+        write_text_cell(ws, 0, c, h, f_head)
+        ws.set_column(c, c, w)
+    ws.freeze_panes(1, 0)
+    n = 0
+    if changes is not None and not changes.empty:
+        cols = [changes[k].tolist() if k in changes.columns else [None] * len(changes) for _, k, _ in columns]
+        for i, values in enumerate(zip(*cols, strict=True), start=1):
+            for c, v in enumerate(values):
+                v = "" if is_missing(v) else str(v)
+                write_text_cell(ws, i, c, CODE_LABELS.get(v, v) if columns[c][1] == "code" else v, None)
+            n = i
+    else:
+        write_text_cell(
+            ws, 1, 0, "（各单位已接收的台账与其上一版相比没有编号消失、行数减少或状态倒退）", None
+        )
+    ws.autofilter(0, 0, max(n, 1), len(columns) - 1)

@@ -73,6 +73,27 @@ create table if not exists lf.run_issues (
     value varchar
 );
 
+-- The §10 changes of each run (ledger.md §10): lf.mart_changes with its labels and message.
+create table if not exists lf.run_changes (
+    run_id integer,
+    path varchar,
+    unit_code varchar,
+    prev_path varchar,
+    code varchar,
+    tbl varchar,
+    table_title varchar,
+    item_id varchar,
+    old_value varchar,
+    new_value varchar,
+    old_label varchar,
+    new_label varchar,
+    sheet varchar,
+    cell varchar,
+    prev_sheet varchar,
+    prev_cell varchar,
+    message varchar
+);
+
 create table if not exists lf.run_rollup (
     run_id integer,
     unit_code varchar,
