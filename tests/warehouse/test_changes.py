@@ -236,3 +236,22 @@ def test_the_run_report_counts_the_changes_by_township(county, make_book, tpl):
     section = md.split("## 版本变动")[1]
     assert "共 3 条警告" in section
     assert "| 城关镇党委 | 2 | 1 | 0 |" in section  # 编号消失 2, 行数减少 1, 状态倒退 0
+
+
+def test_the_check_on_changes_finds_a_change_against_a_later_or_foreign_version(county, make_book, tpl):
+    from warehouse import db
+
+    make_book("inbox/QX-T01/台账1201.xlsx", version(V1))
+    make_book("inbox/QX-T01/台账1208.xlsx", version(V2, meetings=table("meetings", rows("meetings")[:1])))
+    run(county, V2, tpl)
+    con = duckdb.connect(str(county / "warehouse.duckdb"))
+    try:
+        run_id = con.execute("select max(run_id) from lf.runs").fetchone()[0]
+        assert "assert_changes_compare_accepted_versions" not in db.run_checks(con, {"run_id": run_id})
+        con.execute("update lf.mart_changes set path = prev_path, prev_path = path")  # compared backwards
+        failed = db.run_checks(con, {"run_id": run_id})
+    finally:
+        con.close()
+    assert failed["assert_changes_compare_accepted_versions"] == [
+        ("QX-T01/台账1201.xlsx", "QX-T01/台账1208.xlsx", "W_COUNT_FELL")
+    ]
