@@ -189,18 +189,14 @@ def load_stages(
 def _parsed_lookup(con: duckdb.DuckDBPyConnection, shas: list[str]) -> tuple[dict, dict]:
     con.register("_lf_shas", pa.table({"sha256": pa.array(sorted(set(shas)), pa.string())}))
     try:
+        # con.sql(…).to_arrow_table(): a DB-API result's Arrow output makes an extra copy (DuckDB)
         parsed = (
-            con.execute("select p.* from lf.parsed p join _lf_shas using (sha256)")
-            .to_arrow_table()
-            .to_pylist()
+            con.sql("select p.* from lf.parsed p join _lf_shas using (sha256)").to_arrow_table().to_pylist()
         )
-        issues = (
-            con.execute(
-                "select i.* from lf.content_issues i join _lf_shas using (sha256) order by i.sha256, i.seq"
-            )
-            .to_arrow_table()
-            .to_pylist()
-        )
+        issues = con.sql(
+            "select i.* from lf.content_issues i join _lf_shas using (sha256) order by i.sha256, i.seq"
+        ).to_arrow_table()
+        issues = issues.to_pylist()
     finally:
         con.unregister("_lf_shas")
     by_sha: dict[str, list[dict]] = {}
