@@ -588,16 +588,24 @@ def replace_dir(staging: Path, out: Path) -> None:
 
 # ---- feedback workbooks -------------------------------------------------------------------------
 
-FEEDBACK_VERSION = "2"  # bump when the workbook's content or layout changes
+FEEDBACK_VERSION = "3"  # bump when the workbook's content or layout changes
+_FEEDBACK_EXTS = (".xlsx", ".xlsm")
 
 
 def _feedback_job(args: tuple[str, list[dict[str, Any]], str, str, str]) -> str:
-    from ledgerflow.outputs.feedback import write_feedback
+    """Render one feedback workbook into ``<base><ext>`` (ext: .xlsx, or .xlsm for a macro-enabled
+    workbook), atomically; returns its path."""
+    from ledgerflow.outputs.feedback import render_feedback
 
-    source, rows, target, unit, rel = args
-    tmp = Path(target + f".tmp-{os.getpid()}.xlsx")
-    write_feedback(Path(source), pd.DataFrame.from_records(rows), tmp, unit_code=unit, rel_path=rel)
+    source, rows, base, unit, rel = args
+    data, ext = render_feedback(Path(source), pd.DataFrame.from_records(rows), unit_code=unit, rel_path=rel)
+    target = base + ext
+    tmp = Path(f"{target}.tmp-{os.getpid()}")
+    tmp.write_bytes(data)
     os.replace(tmp, target)
+    for other in _FEEDBACK_EXTS:
+        if other != ext:
+            Path(base + other).unlink(missing_ok=True)
     return target
 
 
@@ -619,16 +627,45 @@ def _run_jobs(fn, jobs: Iterable, workers: int, window: int = 64) -> None:
             f.result()
 
 
-def write_feedback_books(
-    issues: pd.DataFrame, files: list[FileRef], folder: Path, cache_dir: Path, workers: int
-) -> dict[str, int]:
-    """One feedback workbook per file with issues, in ``folder``.
+def feedback_scope(submissions: pd.DataFrame) -> set[str]:
+    """The paths whose unit still has to act on them (interface.md, feedback/): every submission
+    but duplicates, superseded ones and those older (统计截止日期) than their unit's effective
+    submission. A rejected file whose unit or date is unknown is in scope: nobody has replaced it."""
+    if submissions is None or submissions.empty:
+        return set()
+    effective: dict[str, Any] = {}
+    rows = submissions[["path", "unit_code", "as_of", "status"]].to_numpy(dtype=object).tolist()
+    for _path, unit, as_of, status in rows:
+        if status == "effective" and isinstance(unit, str) and unit and not pd.isna(as_of):
+            effective[unit] = pd.Timestamp(as_of)
+    keep = set()
+    for path, unit, as_of, status in rows:
+        if status in ("duplicate", "superseded", "ignored"):
+            continue
+        eff = effective.get(unit) if isinstance(unit, str) else None
+        if eff is not None and not pd.isna(as_of) and pd.Timestamp(as_of) < eff:
+            continue
+        keep.add(path)
+    return keep
 
-    Rendering one costs ~10 ms (calamine read + xlsxwriter), so each is rendered once: the result
-    is kept in ``cache_dir`` under a digest of everything it shows (the file's bytes, its path,
-    unit and issues) and copied into the output folder; misses render in parallel processes when
-    there are enough of them to pay for starting the processes (~1 s each). Cache entries no run
-    uses any more are removed.
+
+def write_feedback_books(
+    issues: pd.DataFrame,
+    files: list[FileRef],
+    folder: Path,
+    cache_dir: Path,
+    workers: int,
+    submissions: pd.DataFrame | None = None,
+) -> dict[str, int]:
+    """One feedback workbook per file with issues, in ``folder``: with ``submissions`` (the
+    submissions frame), only for the files :func:`feedback_scope` keeps.
+
+    Rendering one costs a few ms (the clerk's own package marked up, see
+    :mod:`ledgerflow.outputs.markup`), so each is rendered once: the result is kept in
+    ``cache_dir`` under a digest of everything it shows (the file's bytes, its path, unit and
+    issues) and copied into the output folder; misses render in parallel processes when there are
+    enough of them to pay for starting the processes (~1 s each). Cache entries no run uses any
+    more are removed.
     """
     import hashlib
 
@@ -636,26 +673,29 @@ def write_feedback_books(
 
     folder.mkdir(parents=True, exist_ok=True)
     cache_dir.mkdir(parents=True, exist_ok=True)
+    if submissions is not None and not issues.empty:
+        issues = issues[issues["path"].isin(feedback_scope(submissions))]
     if issues.empty:
+        for old in cache_dir.glob("*.xls[xm]"):
+            old.unlink(missing_ok=True)
         return {"written": 0, "rendered": 0}
     by_path = {f.path: f for f in files}
     row_hash = pd.util.hash_pandas_object(issues.astype(str), index=False).to_numpy()
-    jobs, links, names = [], [], set()
+    jobs, entries = [], []
     units = issues["unit_code"].tolist()
+
+    def cached(key: str) -> Path | None:
+        return next((c for c in (cache_dir / f"{key}{e}" for e in _FEEDBACK_EXTS) if c.exists()), None)
+
     for path, idx in issues.groupby("path", sort=True).indices.items():
         ref = by_path[path]
         unit = next((u for u in (units[i] for i in idx) if isinstance(u, str) and u), "")
         h = hashlib.sha256(f"{FEEDBACK_VERSION}\0{ref.sha256}\0{path}\0{unit}\0".encode())
         h.update(row_hash[idx].tobytes())
         key = h.hexdigest()[:40]
-        cached = cache_dir / f"{key}.xlsx"
-        name = feedback_filename(unit, path)
-        if name in names:
-            name = f"{name[:-5]}__{hashlib.sha1(path.encode('utf-8')).hexdigest()[:8]}.xlsx"
-        names.add(name)
-        if not cached.exists():  # only a miss needs its rows, as plain records (a frame each is ~20 KB)
-            jobs.append((ref.abspath, idx, str(cached), unit, path))
-        links.append((cached, folder / name))
+        if cached(key) is None:  # only a miss needs its rows, as plain records (a frame each is ~20 KB)
+            jobs.append((ref.abspath, idx, str(cache_dir / key), unit, path))
+        entries.append((key, unit, path))
     if jobs:
         values = {c: issues[c].tolist() for c in issues.columns}
         work = ((src, [{c: v[i] for c, v in values.items()} for i in idx], *rest) for src, idx, *rest in jobs)
@@ -664,10 +704,20 @@ def write_feedback_books(
         else:
             for job in work:
                 _feedback_job(job)
-    for cached, target in links:
-        shutil.copyfile(cached, target)  # a copy, not a link: a clerk's edit must not reach the cache
-    keep = {c.name for c, _ in links}
-    for old in cache_dir.glob("*.xlsx"):
+    names: set[str] = set()
+    keep: set[str] = set()
+    for key, unit, path in entries:
+        book = cached(key)
+        if book is None:
+            raise RuntimeError(f"feedback for {path} was not rendered")
+        name = feedback_filename(unit, path, book.suffix)
+        if name.lower() in names:
+            stem = name[: -len(book.suffix)]
+            name = f"{stem}__{hashlib.sha1(path.encode('utf-8')).hexdigest()[:8]}{book.suffix}"
+        names.add(name.lower())
+        keep.add(book.name)
+        shutil.copyfile(book, folder / name)  # a copy, not a link: a clerk's edit must not reach the cache
+    for old in cache_dir.glob("*.xls[xm]"):
         if old.name not in keep:
             old.unlink(missing_ok=True)
-    return {"written": len(links), "rendered": len(jobs)}
+    return {"written": len(entries), "rendered": len(jobs)}

@@ -48,4 +48,6 @@ def write_summary_book(fr: dict[str, pd.DataFrame], out: Path, as_of: date) -> P
 def write_feedback_books(
     fr: dict[str, pd.DataFrame], files: list[FileRef], out: Path, cache_dir: Path, workers: int
 ) -> dict[str, int]:
-    return pipeline.write_feedback_books(fr["issues"], files, out / "feedback", cache_dir, workers)
+    return pipeline.write_feedback_books(
+        fr["issues"], files, out / "feedback", cache_dir, workers, submissions=fr["submissions"]
+    )

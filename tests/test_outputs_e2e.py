@@ -15,9 +15,11 @@ from pathlib import Path
 
 import docx
 import openpyxl
+import pandas as pd
 import pytest
 
 from ledgerflow.outputs.feedback import feedback_filename
+from ledgerflow.pipeline import feedback_scope
 from ledgerflow.template import load_template
 
 LEDGERFLOW = Path(sys.executable).with_name("ledgerflow")
@@ -115,6 +117,21 @@ def test_feedback_workbook_per_file_lists_every_issue_and_marks_the_cell(sample_
     per_file = Counter(i["path"] for i in issues)
     units = {i["path"]: i["unit_code"] for i in issues}
     assert per_file
+    # feedback only for what the unit still has to act on (interface.md): no duplicate, no
+    # superseded file, none older than the unit's effective submission
+    subs = _csv(out / "submissions.csv")
+    scope = feedback_scope(pd.DataFrame(subs).replace({"as_of": {"": None}}))
+    status = {s["path"]: s["status"] for s in subs}
+    assert any(status[p] == "superseded" for p in per_file), (
+        "the sample county has superseded files with issues"
+    )
+    for path in per_file:
+        if path not in scope:
+            assert status[path] in ("superseded", "duplicate", "rejected"), path
+            assert not (out / "feedback" / feedback_filename(units[path], path)).exists(), path
+    per_file = Counter({p: n for p, n in per_file.items() if p in scope})
+    assert per_file
+    assert len(list((out / "feedback").iterdir())) == len(per_file)
     for path, n in per_file.items():
         fb = out / "feedback" / feedback_filename(units[path], path)
         assert fb.exists(), (path, fb.name)

@@ -1,31 +1,29 @@
-"""Feedback workbooks: the clerk's own sheets, returned with every issue marked.
+"""Feedback workbooks: the clerk's own workbook, returned with every issue marked.
 
-:func:`write_feedback` makes ``<unit_code or UNKNOWN>__<file stem>.xlsx``, written with
-xlsxwriter:
+:func:`write_feedback` makes ``<unit_code or UNKNOWN>__<file stem>.xlsx`` (``.xlsm`` for an .xlsm):
 
-* a first sheet ``校验结果`` listing every error and warning of the file (序号, 严重程度, 工作表,
-  单元格, 列, 原值, 问题说明, 如何修改), errors first, with a header row that stays frozen and an
-  autofilter; its tab is red (errors), yellow (warnings only) or green (no issues);
-* after it, a *values copy* of each of the clerk's sheets that has an issue (the original file is
-  only read, never written; sheets without issues are left out, so the clerk sees only what to
-  fix): the sheet of the .xlsx/.xlsm/.xls is read with python-calamine and its values are
-  written into the new workbook at the same cells, under the same sheet name (made legal for
-  Excel: 31 characters, no ``[]:*?/\\``, unique). Formulas are replaced by the values Excel last
-  computed, dates are written as dates (``yyyy-mm-dd``), merged ranges are re-created and hidden
-  sheets stay hidden. The clerk's formatting (fonts, fills, borders, number formats, column
-  widths), comments, data validation, pictures, charts and macros are **not** kept; column widths
-  are guessed from the content. A clerk's sheet already called ``校验结果`` is kept, renamed
-  ``校验结果(原)``.
-* each offending cell (the top-left cell of its merged range) is filled red (error) or yellow
-  (warning) and carries a comment with the messages of all its issues, and the tab of each sheet
-  with issues is coloured the same way.
+* **.xlsx / .xlsm: the clerk's own file, marked up** (:mod:`.markup`). The package is copied part
+  by part, untouched, except the few parts a mark needs: each offending cell (the top-left cell of
+  its merged range) gets a clone of its own style with a red (error) or yellow (warning) fill, so it
+  keeps its font, border and number format, and a comment with the messages and what to do (merged
+  with the clerk's own comment where the cell has one); a first sheet ``校验结果`` lists every
+  issue and opens first. Formats, column widths, merged cells, drop-downs, conditional formats,
+  pictures, charts, comments, defined names, hidden sheets and macros are all kept; an .xlsm stays
+  an .xlsm with its vbaProject.bin untouched. A clerk's own sheet called ``校验结果`` keeps its name;
+  ours is then ``校验结果(2)``.
+* **.xls: a values copy** in an .xlsx: 校验结果, then each of the clerk's sheets that has an issue,
+  read with python-calamine and written with xlsxwriter at the same cells (formulas replaced by their
+  last values, dates as dates, merged ranges and hidden state kept; formatting, comments,
+  drop-downs, pictures and macros are not). A package that cannot be marked up in place (strict
+  OOXML, a UTF-16 part, a broken relationship, …) gets the same values copy, saying so.
+* **a file that could not be read at all** (``E_FILE_UNREADABLE``, or not a workbook): 校验结果
+  alone, with a note saying why.
 
-The copy holds no formulas, links to other workbooks or hyperlinks: every text is written with
-``write_string`` (a value beginning with ``=`` or looking like a URL or a number stays text),
-without the control characters XML cannot hold and cut to Excel's 32 767 characters. Files that
-could not be read at all (``E_FILE_UNREADABLE``) are not opened again, and a file that fails to
-be read a second time is not copied: their feedback holds ``校验结果`` only, with a note saying
-why.
+校验结果 (序号, 严重程度, 工作表, 单元格, 列, 原值, 问题说明, 如何修改) lists errors first, under a
+frozen header row with an autofilter; its tab is red (errors), yellow (warnings only) or green.
+No text from the clerk's file or the issues is ever written as a formula, a number or a link:
+the markup writes inline strings, the values copy ``write_string``, both without the control
+characters XML cannot hold and cut to Excel's 32 767 characters.
 """
 
 from __future__ import annotations
@@ -33,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import logging
 import math
 import re
 from dataclasses import dataclass, field
@@ -43,9 +42,10 @@ import pandas as pd
 
 from .safe import EXCEL_MAX_TEXT, XLSXWRITER_OPTIONS, clean_text, is_missing
 
-__all__ = ["ADVICE", "RESULT_SHEET", "feedback_filename", "write_feedback"]
+__all__ = ["ADVICE", "RESULT_SHEET", "feedback_filename", "render_feedback", "write_feedback"]
 
 RESULT_SHEET = "校验结果"
+log = logging.getLogger(__name__)
 
 #: What the clerk should do, per issue code of ledger.md §9.
 ADVICE: dict[str, str] = {
@@ -98,11 +98,14 @@ def _safe_name_part(text: str, limit: int = 120) -> str:
     return text[:limit] or "_"
 
 
-def feedback_filename(unit_code: str | None, rel_path: str) -> str:
-    """``<unit_code or UNKNOWN>__<file stem>.xlsx`` with characters illegal in file names replaced."""
+def feedback_filename(unit_code: str | None, rel_path: str, ext: str | None = None) -> str:
+    """``<unit_code or UNKNOWN>__<file stem>.xlsx`` with characters illegal in file names replaced;
+    ``.xlsm`` for an .xlsm (the extension of the feedback actually written: ``ext`` when given)."""
     code = unit_code if unit_code and not is_missing(unit_code) and str(unit_code).strip() else "UNKNOWN"
-    stem = PurePosixPath(str(rel_path).replace("\\", "/")).stem
-    return f"{_safe_name_part(str(code), 60)}__{_safe_name_part(stem)}.xlsx"
+    path = PurePosixPath(str(rel_path).replace("\\", "/"))
+    if ext is None:
+        ext = ".xlsm" if path.suffix.lower() == ".xlsm" else ".xlsx"
+    return f"{_safe_name_part(str(code), 60)}__{_safe_name_part(path.stem)}{ext}"
 
 
 def _s(value: object) -> str:
@@ -479,8 +482,10 @@ def _write_copy(wb, fmts: _Formats, sh: _Sheet) -> None:
         ws.hide()
 
 
-def _write_result_sheet(wb, recs: list[dict[str, Any]], *, unit_code: str, rel_path: str, note: str) -> None:
-    ws = wb.add_worksheet(RESULT_SHEET)
+def _result_table(recs: list[dict[str, Any]], *, unit_code: str, rel_path: str, note: str):
+    """What 校验结果 shows, for either writer."""
+    from .markup import ResultTable
+
     n_err = sum(r["severity"] == "error" for r in recs)
     n_warn = len(recs) - n_err
     if n_err:
@@ -491,16 +496,33 @@ def _write_result_sheet(wb, recs: list[dict[str, Any]], *, unit_code: str, rel_p
         verdict = f"共 {n_warn} 个警告，台账已被采用。请核对警告内容，需要时修改后在下次报送中更正。"
     else:
         verdict = "未发现问题。"
-    last = len(_HEADERS) - 1
+    t = ResultTable(
+        title=_text(f"台账校验结果：{rel_path}（单位代码：{unit_code or '未识别'}）"),
+        verdict=_text(verdict + note),
+        headers=list(_HEADERS),
+        widths=list(_WIDTHS),
+        tab=_TAB_RED if n_err else (_TAB_YELLOW if n_warn else "70AD47"),
+    )
+    for i, r in enumerate(recs, start=1):
+        where = r["cell"] or (f"第{r['row']}行" if r["row"] else "")
+        texts = [r["sheet"], where, r["column"], _original_value(r), r["message"], _advice(r["code"])]
+        t.rows.append([i, "错误" if r["severity"] == "error" else "警告", *(_text(v) for v in texts)])
+        t.severities.append(r["severity"])
+    return t
+
+
+def _advice(code: str) -> str:
+    return ADVICE.get(code, _DEFAULT_ADVICE)
+
+
+def _write_result_sheet(wb, t) -> None:
+    """校验结果 with xlsxwriter (the values copy and the issues-only workbook)."""
+    ws = wb.add_worksheet(RESULT_SHEET)
+    last = len(t.headers) - 1
     ws.merge_range(0, 0, 0, last, None)
     ws.merge_range(1, 0, 1, last, None)
-    ws.write_string(
-        0,
-        0,
-        _text(f"台账校验结果：{rel_path}（单位代码：{unit_code or '未识别'}）"),
-        wb.add_format({"bold": True, "font_size": 13}),
-    )
-    ws.write_string(1, 0, _text(verdict + note), wb.add_format({"text_wrap": True, "valign": "top"}))
+    ws.write_string(0, 0, t.title, wb.add_format({"bold": True, "font_size": 13}))
+    ws.write_string(1, 0, t.verdict, wb.add_format({"text_wrap": True, "valign": "top"}))
     ws.set_row(1, 36)
 
     header_row = 2  # 0-based: Excel row 3
@@ -508,40 +530,142 @@ def _write_result_sheet(wb, recs: list[dict[str, Any]], *, unit_code: str, rel_p
     head = wb.add_format(
         {**border, "bold": True, "pattern": 1, "bg_color": "#DDEBF7", "align": "center", "valign": "vcenter"}
     )
-    for c, h in enumerate(_HEADERS):
+    for c, h in enumerate(t.headers):
         ws.write_string(header_row, c, h, head)
     ws.freeze_panes(header_row + 1, 0)
 
     body = wb.add_format({**border, "text_wrap": True, "valign": "top"})
     sev_fmt = {
-        "error": wb.add_format(
-            {**border, "text_wrap": True, "valign": "top", "pattern": 1, "bg_color": "#" + _RED}
-        ),
-        "warning": wb.add_format(
-            {**border, "text_wrap": True, "valign": "top", "pattern": 1, "bg_color": "#" + _YELLOW}
-        ),
+        sev: wb.add_format(
+            {**border, "text_wrap": True, "valign": "top", "pattern": 1, "bg_color": "#" + rgb}
+        )
+        for sev, rgb in (("error", _RED), ("warning", _YELLOW))
     }
-    for i, r in enumerate(recs, start=1):
+    for i, (vals, sev) in enumerate(zip(t.rows, t.severities, strict=True), start=1):
         row = header_row + i
-        where = r["cell"] or (f"第{r['row']}行" if r["row"] else "")
-        ws.write_number(row, 0, i, body)
-        ws.write_string(row, 1, "错误" if r["severity"] == "error" else "警告", sev_fmt[r["severity"]])
-        texts = [
-            r["sheet"],
-            where,
-            r["column"],
-            _original_value(r),
-            r["message"],
-            ADVICE.get(r["code"], _DEFAULT_ADVICE),
-        ]
-        for c, v in enumerate(texts, start=2):
-            ws.write_string(row, c, _text(v), body)
-    for c, w in enumerate(_WIDTHS):
+        ws.write_number(row, 0, vals[0], body)
+        ws.write_string(row, 1, vals[1], sev_fmt[sev])
+        for c, v in enumerate(vals[2:], start=2):
+            ws.write_string(row, c, v, body)
+    for c, w in enumerate(t.widths):
         ws.set_column(c, c, w)
-    if recs:
-        ws.autofilter(header_row, 0, header_row + len(recs), last)
-    ws.set_tab_color("#" + (_TAB_RED if n_err else (_TAB_YELLOW if n_warn else "70AD47")))
+    if t.rows:
+        ws.autofilter(header_row, 0, header_row + len(t.rows), last)
+    ws.set_tab_color("#" + t.tab)
     ws.activate()
+
+
+_MARKUP_NOTE = (
+    "本工作簿就是您报送的原文件（格式、批注、下拉选项、图片和宏都原样保留），有问题的单元格已标色："
+    "红色为错误、黄色为警告，鼠标移到单元格上可查看批注。"
+)
+
+
+def _cell_marks(recs: list[dict[str, Any]]) -> dict[str, list]:
+    """Per issue sheet name, the cells to mark with their comment lines (messages, then what to
+    do once per code)."""
+    from .markup import CellMark, parse_ref
+
+    cells: dict[tuple[str, tuple[int, int]], list[dict[str, Any]]] = {}
+    for r in recs:
+        rc = parse_ref(r["cell"]) if r["sheet"] and r["cell"] else None
+        if rc is not None:
+            cells.setdefault((r["sheet"], rc), []).append(r)
+    marks: dict[str, list] = {}
+    for (sheet, (row, col)), items in cells.items():
+        sev = "error" if any(i["severity"] == "error" for i in items) else "warning"
+        lines = [f"【{'错误' if i['severity'] == 'error' else '警告'}】{i['message']}" for i in items]
+        for code in dict.fromkeys(i["code"] for i in items):
+            lines.append(f"如何修改：{_advice(code)}")
+        text = clean_text("\n".join(lines))
+        if len(text) > _COMMENT_MAX:
+            text = text[: _COMMENT_MAX - 1] + "…"
+        marks.setdefault(sheet, []).append(CellMark(row, col, sev, text.split("\n")))
+    return marks
+
+
+def _values_for(data: bytes, recs: list[dict[str, Any]]) -> None:
+    """原值 for the issues that do not carry one: read from the clerk's cell with calamine (only
+    the sheets concerned; a file calamine cannot read just leaves them empty)."""
+    need = [
+        r
+        for r in recs
+        if r["cell"] and r["sheet"] and (is_missing(r.get("value")) or _s(r.get("value")) == "")
+    ]
+    if not need:
+        return
+    try:
+        sheets = _read_sheets(data, {r["sheet"].strip().lower() for r in need})
+    except _NOT_OURS:
+        raise
+    except BaseException:  # noqa: BLE001 - CalamineError, a Rust panic (BaseException), _TooLarge
+        return
+    _name_sheets(sheets)
+    _collect_marks(sheets, need)
+
+
+def _mark_up(data: bytes, recs: list[dict[str, Any]], *, unit_code: str, rel_path: str) -> tuple[bytes, str]:
+    """The marked-up package and its extension (``.xlsm`` when the workbook is macro-enabled,
+    whatever the file was called: Excel refuses a file whose extension does not match)."""
+    from .markup import mark_up
+
+    _values_for(data, recs)
+    table = _result_table(recs, unit_code=unit_code, rel_path=rel_path, note=_MARKUP_NOTE)
+    out, info = mark_up(data, _cell_marks(recs), table, result_name=RESULT_SHEET)
+    return out, ".xlsm" if info["macro_enabled"] else ".xlsx"
+
+
+def render_feedback(
+    source: Path, issues: pd.DataFrame, *, unit_code: str, rel_path: str
+) -> tuple[bytes, str]:
+    """(the feedback workbook's bytes, its extension ``.xlsx`` or ``.xlsm``) for one submitted file.
+
+    ``issues`` holds its issues (columns of issues.csv, optionally ``value``); where a ``path``
+    column is present only the rows whose path equals ``rel_path`` are used."""
+    source = Path(source)
+    recs = _issue_records(issues, rel_path)
+    suffix = source.suffix.lower()
+    if suffix in (".xlsx", ".xlsm") and not any(r["code"] == "E_FILE_UNREADABLE" for r in recs):
+        try:
+            return _mark_up(source.read_bytes(), recs, unit_code=unit_code, rel_path=str(rel_path))
+        except _NOT_OURS:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a package we cannot edit: the values copy below
+            log.warning(
+                "反馈：%s 无法在原文件上标注（%s: %s），改为数值副本", rel_path, type(exc).__name__, exc
+            )
+            for r in recs:
+                r.pop("_sheet", None)
+            failed = f"原文件无法在原样上标注（{type(exc).__name__}），"
+    else:
+        failed = ""
+    return _values_copy(source, recs, unit_code=unit_code, rel_path=str(rel_path), failed=failed), ".xlsx"
+
+
+def _values_copy(
+    source: Path, recs: list[dict[str, Any]], *, unit_code: str, rel_path: str, failed: str = ""
+) -> bytes:
+    """The values-copy workbook (the .xls path, and the fallback), or 校验结果 alone."""
+    sheets, note = _read_copy(source, recs)
+    if failed and sheets:
+        note = failed + _COPY_NOTE
+    _name_sheets(sheets)
+    _collect_marks(sheets, recs)
+    try:
+        return _build(recs, sheets, unit_code=unit_code, rel_path=rel_path, note=note)
+    except _NOT_OURS:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a copy that cannot be written: issues only
+        note = f"原文件的副本无法生成（{type(exc).__name__}），本反馈只列出问题。"
+        return _build(recs, [], unit_code=unit_code, rel_path=rel_path, note=note)
+
+
+def values_copy(source: Path, issues: pd.DataFrame, *, unit_code: str, rel_path: str) -> bytes:
+    """The values copy of ``source`` whatever its kind (what feedback was before the markup; the
+    benchmark compares the two)."""
+    return _values_copy(
+        Path(source), _issue_records(issues, rel_path), unit_code=unit_code, rel_path=str(rel_path)
+    )
 
 
 def write_feedback(
@@ -549,37 +673,26 @@ def write_feedback(
 ) -> Path:
     """Write the feedback workbook for one submitted file; return its path.
 
-    ``source`` is the submitted file (only read). ``issues`` holds its issues (columns of
-    issues.csv, optionally ``value``); where a ``path`` column is present only the rows whose path
-    equals ``rel_path`` are used. ``out_path`` is the feedback folder (the file is named by
-    :func:`feedback_filename`), or a full file path ending in ``.xlsx``. When the folder already
-    holds a file of that name (two files with one stem), a short hash of ``rel_path`` is added.
+    ``source`` is the submitted file (only read). ``issues`` as for :func:`render_feedback`.
+    ``out_path`` is the feedback folder (the file is named by :func:`feedback_filename`), or a full
+    file path ending in ``.xlsx`` or ``.xlsm`` (its extension is then set to the one written).
+    When the folder already holds a file of that name (two files with one stem), a short hash of
+    ``rel_path`` is added.
     """
     source = Path(source)
     out_path = Path(out_path)
-    if out_path.suffix.lower() == ".xlsx" and not out_path.is_dir():
-        target = out_path
+    data, ext = render_feedback(source, issues, unit_code=unit_code, rel_path=rel_path)
+    if out_path.suffix.lower() in (".xlsx", ".xlsm") and not out_path.is_dir():
+        target = out_path.with_suffix(ext)
     else:
-        name = feedback_filename(unit_code, rel_path)
+        name = feedback_filename(unit_code, rel_path, ext)
         target = out_path / name
         if target.exists():
             digest = hashlib.sha1(str(rel_path).encode("utf-8")).hexdigest()[:8]
-            target = out_path / f"{name[:-5]}__{digest}.xlsx"
+            target = out_path / f"{name[: -len(ext)]}__{digest}{ext}"
     target.parent.mkdir(parents=True, exist_ok=True)
-    if target.resolve() == source.resolve():
+    if target.exists() and target.resolve() == source.resolve():
         raise ValueError("反馈文件不能覆盖原文件")
-
-    recs = _issue_records(issues, rel_path)
-    sheets, note = _read_copy(source, recs)
-    _name_sheets(sheets)
-    _collect_marks(sheets, recs)
-    try:
-        data = _build(recs, sheets, unit_code=unit_code, rel_path=str(rel_path), note=note)
-    except _NOT_OURS:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a copy that cannot be written: issues only
-        note = f"原文件的副本无法生成（{type(exc).__name__}），本反馈只列出问题。"
-        data = _build(recs, [], unit_code=unit_code, rel_path=str(rel_path), note=note)
     target.write_bytes(data)
     return target
 
@@ -592,12 +705,12 @@ def _build(
     rel_path: str,
     note: str,
 ) -> bytes:
-    """The feedback workbook's bytes: 校验结果, then the copy of each sheet."""
+    """The values-copy workbook's bytes: 校验结果, then the copy of each sheet with an issue."""
     import xlsxwriter
 
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {**XLSXWRITER_OPTIONS, "in_memory": True})
-    _write_result_sheet(wb, recs, unit_code=unit_code, rel_path=rel_path, note=note)
+    _write_result_sheet(wb, _result_table(recs, unit_code=unit_code, rel_path=rel_path, note=note))
     fmts = _Formats(wb)
     for sh in sheets:
         if sh.severity:  # only the sheets with issues: the rest would only cost the clerk scrolling

@@ -36,6 +36,9 @@ def test_codes_and_severities_are_those_of_the_contract():
         "W_CLOSED_NO_DATE",
         "W_NO_MEASURE",
         "W_PLAN_EXCEEDS",
+        "W_ROW_VANISHED",
+        "W_COUNT_FELL",
+        "W_STATUS_BACKWARD",
     }
     assert all(severity_of(c) == "error" for c in ERRORS)
     assert all(severity_of(c) == "warning" for c in CODES if c.startswith("W_"))

@@ -74,7 +74,11 @@ def _dangerous_source(path):
     wb.save(path)
 
 
-def test_feedback_never_writes_formulas_or_links(tmp_path):
+def test_feedback_writes_no_formula_or_link_of_its_own(tmp_path):
+    """The feedback is the clerk's own workbook: their formulas and hyperlinks come back exactly as
+    they sent them, no more and no fewer; everything ledgerflow adds (校验结果, comments) is text."""
+    import re
+
     src = tmp_path / "台账.xlsx"
     _dangerous_source(src)
     issues = pd.DataFrame(
@@ -95,15 +99,34 @@ def test_feedback_never_writes_formulas_or_links(tmp_path):
         ]
     )
     out = write_feedback(src, issues, tmp_path / "fb", unit_code="=cmd", rel_path="台账.xlsx")
-    assert_no_formulas_or_links(out)
+    with zipfile.ZipFile(src) as a, zipfile.ZipFile(out) as b:
+        before = {n: a.read(n) for n in a.namelist()}
+        after = {n: b.read(n) for n in b.namelist()}
+    added = [n for n in after if n not in before]
+    assert added and not any(n.startswith("xl/externalLinks/") for n in after)
+    for n in added:  # 校验结果, the comments, the VML drawing, the sheet's rels
+        text = after[n].decode("utf-8")
+        assert "<f>" not in text and "<f " not in text and "<hyperlink" not in text, n
+        assert "relationships/hyperlink" not in text and "externalLink" not in text, n
+
+    def links(xml: bytes) -> list:
+        return re.findall(rb"<f[ >].*?</f>|<hyperlink [^>]*>", xml)
+
+    for n in before:
+        if n.startswith("xl/worksheets/") and n.endswith(".xml"):
+            assert links(after[n]) == links(before[n]), n  # the clerk's D2 formula and E2 link
+        if n.endswith(".rels"):
+            assert after[n].count(b"relationships/hyperlink") == before[n].count(b"relationships/hyperlink")
     wb = openpyxl.load_workbook(out)
     ws = wb["=问题清单"]
     for i, text in enumerate(DANGEROUS, start=2):
-        assert _decoded(ws.cell(i, 2).value) == text
-    assert ws["E2"].hyperlink is None
+        assert _decoded(ws.cell(i, 2).value) == text and ws.cell(i, 2).data_type == "s"
+        assert text.strip() in _decoded(ws.cell(i, 2).comment.text)
     results = wb["校验结果"]
+    assert all(c.data_type != "f" and c.hyperlink is None for row in results.iter_rows() for c in row)
     values = [c.value for row in results.iter_rows() for c in row if isinstance(c.value, str)]
-    assert "https://example.com" in values and "=1+1" in values
+    assert "https://example.com" in values and "=1+1" in values and "=问题清单" in values
+    assert any("=cmd" in v for v in values)
 
 
 def test_feedback_from_xls_with_dangerous_values(tmp_path):
