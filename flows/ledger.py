@@ -14,6 +14,7 @@ from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
+from ledgerflow import pipeline
 from ledgerflow.pipeline import replace_dir
 from ledgerflow.settings import Limits, Settings
 from tasks import artifacts, emit, ingest
@@ -58,7 +59,7 @@ def ledger_run(
             # at most n_workers + 1 batches in flight: each batch runs its own parse process, and a
             # province has hundreds of batches (memory stays flat, the machine is not oversubscribed);
             # the one extra keeps a worker busy while the flow collects a finished batch
-            stages, done, pending = [], 0, list(enumerate(batches))
+            stages, done, pending, rehashed = [], 0, list(enumerate(batches)), {}
             in_flight = []
             while pending or in_flight:
                 while pending and len(in_flight) < n_workers + 1:
@@ -72,8 +73,12 @@ def ledger_run(
                 in_flight.remove(fut)
                 summary = fut.result()
                 stages.append(summary["stage"])
+                rehashed.update(summary.get("rehashed") or {})
                 done += summary["files"]
                 log.info("已读取 %d/%d 个工作簿", done, total)
+            if rehashed:  # replaced between listing and parsing: recorded as what was read
+                log.warning("%d个文件在列出后、读取前被替换，按实际读取的内容记录", len(rehashed))
+                files = pipeline.apply_rehash(files, rehashed)
             wh.load_batches(private, template_path, sorted(stages), ctx.run_id)
             wh.record_run(private, template_path, ctx, quote(files), quote(reg))
             wh.build_models(private, ctx)

@@ -54,6 +54,13 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--as-of", type=_date, default=None, help="default: the latest run's date")
     exp.add_argument("--scope", choices=["own", "total", "both"], default="both")
 
+    sql = sub.add_parser(
+        "sql", help="query the warehouse (read-only) from a database of your own, where your tables live"
+    )
+    sql.add_argument("--warehouse", type=Path, default=s.warehouse)
+    sql.add_argument("--workspace", type=Path, default=s.workspace, help="your own DuckDB file")
+    sql.add_argument("-c", "--command", action="append", default=None, help="SQL to run (repeatable)")
+
     chk = sub.add_parser("check", help="pre-check one workbook before submitting it (exit 1 on errors)")
     chk.add_argument("file", type=Path)
     chk.add_argument("--registry", type=Path, default=None, help="registry to check the unit against")
@@ -317,6 +324,28 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_FAIL if errors else EXIT_OK
 
 
+def cmd_sql(args: argparse.Namespace) -> int:
+    from ledgerflow import workspace
+
+    try:
+        ws = workspace.Workspace(args.workspace, args.warehouse)
+    except FileNotFoundError as exc:
+        print(f"ledgerflow: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if args.command:
+            sqls = args.command
+        else:
+            if sys.stdin.isatty():
+                print(
+                    f"工作库 {args.workspace}，仓库 {args.warehouse}（只读，视图可直接查询）。以;结束语句，Ctrl-D退出。"
+                )
+            sqls = workspace.statements(sys.stdin)
+        return EXIT_FAIL if workspace.run(ws, sqls) else EXIT_OK
+    finally:
+        ws.close()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from flows.deploy import serve
 
@@ -338,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         "explain": cmd_explain,
         "check": cmd_check,
         "serve": cmd_serve,
+        "sql": cmd_sql,
     }
     return handlers[args.cmd](args)
 

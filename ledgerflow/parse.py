@@ -28,10 +28,9 @@ from ledgerflow.locate import (
     role_by_name,
     sheet_is_empty,
 )
-from ledgerflow.safety import Unreadable
 from ledgerflow.settings import Limits
 from ledgerflow.template import Column, Table, Template, squash
-from ledgerflow.workbook import Book, Sheet, read_book
+from ledgerflow.workbook import Book, ReadFailed, Sheet, read_book
 
 
 @dataclass
@@ -46,6 +45,7 @@ class Parsed:
     # where each table was read: {table: {"sheet": name, "fields": {field: [column letter, header]}}}
     # (a sheet that was found but held nothing has no fields); lets later steps name a cell
     layout: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sha256: str = ""  # of the bytes that were read ("" where the file could not be read at all)
 
     @property
     def errors(self) -> int:
@@ -613,11 +613,14 @@ def parse_workbook(path: Path, tpl: Template, limits: Limits, ingest_day: date) 
     """Read, locate, normalise and validate one workbook; never raises on bad input."""
     try:
         book = read_book(path, limits)
-    except Unreadable as exc:
+    except ReadFailed as exc:
         return Parsed(
             status="unreadable",
             issues=[
                 Issue(code="E_FILE_UNREADABLE", message=tpl.message("E_FILE_UNREADABLE", detail=str(exc)))
             ],
+            sha256=exc.sha256,
         )
-    return parse_book(book, tpl, ingest_day)
+    parsed = parse_book(book, tpl, ingest_day)
+    parsed.sha256 = book.sha256
+    return parsed

@@ -63,6 +63,26 @@ def describe_files(entries: list[tuple[str, str, bool]], tpl: Template, registry
     return [describe(rel, full, link, tpl, registry) for rel, full, link in entries]
 
 
+def apply_rehash(files: list[FileRef], rehashed: dict[str, str]) -> list[FileRef]:
+    """The files as parsed: a file whose bytes changed between listing and parsing takes the hash
+    (and size) of what the parser read (``rehashed``: absolute path -> sha256)."""
+    if not rehashed:
+        return files
+    import dataclasses
+
+    out = []
+    for f in files:
+        new = rehashed.get(f.abspath)
+        if new:
+            try:
+                size = os.stat(f.abspath).st_size
+            except OSError:
+                size = f.size
+            f = dataclasses.replace(f, sha256=new, size=size)
+        out.append(f)
+    return out
+
+
 # ---- parsing ----------------------------------------------------------------------------------
 
 
@@ -109,7 +129,14 @@ def parse_batch(
     t0 = time.perf_counter()
     tpl = load_template(template_path)
     results = parse_files([p for _, p in batch], template_path, limits, ingest_day)
-    tables = to_arrow([(sha, r) for (sha, _), r in zip(batch, results, strict=True)], tpl)
+    # results are kept under the hash of the bytes the parser read: a file replaced since it was
+    # listed is recorded as what was read, not under the hash of what was there before
+    items, rehashed = [], {}
+    for (sha, path), r in zip(batch, results, strict=True):
+        if r.sha256 and r.sha256 != sha:
+            rehashed[path] = r.sha256
+        items.append((r.sha256 or sha, r))
+    tables = to_arrow(items, tpl)
     contracts.validate_batch(tables, tpl)
     write_stage(Path(stage_dir), tables)
     return {
@@ -117,6 +144,7 @@ def parse_batch(
         "files": len(batch),
         "unreadable": sum(1 for r in results if r.status == "unreadable"),
         "rows": sum(r.rows_read for r in results),
+        "rehashed": rehashed,
         "seconds": time.perf_counter() - t0,
     }
 

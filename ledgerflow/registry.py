@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledgerflow import normalise as nz
+from ledgerflow.settings import Limits
 from ledgerflow.template import Template, squash
 
 
@@ -71,10 +72,39 @@ def norm_code(value: object) -> str:
     return re.sub(r"\s+", "", text or "").upper()
 
 
-def _read_rows(path: Path) -> list[list[object]]:
+def _sheet_rows(path: str, limits: Limits) -> list[list[object]]:
+    """The first non-empty visible sheet of a registry workbook, after the byte pre-checks every
+    ledger gets (runs in a child process: see :func:`_read_rows`)."""
+    import io as _io
+
+    from python_calamine import CalamineWorkbook
+
+    from ledgerflow.safety import precheck, read_bounded
+
+    data = read_bounded(Path(path), limits)
+    precheck(Path(path), limits, data)
+    wb = CalamineWorkbook.from_filelike(_io.BytesIO(data))
+    for meta in wb.sheets_metadata:
+        if "Hidden" in str(meta.visible):
+            continue
+        sheet = wb.get_sheet_by_name(meta.name)
+        if sheet.height * max(sheet.width, 1) > limits.max_cells:
+            raise ValueError(f"工作表“{meta.name}”范围过大")
+        rows = sheet.to_python(skip_empty_area=False)
+        if any(any(not nz.is_empty(v) for v in r) for r in rows):
+            return rows
+    return []
+
+
+def _read_rows(path: Path, limits: Limits) -> list[list[object]]:
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
-        raw = path.read_bytes()
+        from ledgerflow.safety import Unreadable, read_bounded
+
+        try:
+            raw = read_bounded(path, limits)
+        except Unreadable as exc:
+            raise RegistryError(f"组织架构文件{path.name}无法读取：{exc}") from exc
         for enc in ("utf-8-sig", "gb18030"):
             try:
                 text = raw.decode(enc)
@@ -84,25 +114,24 @@ def _read_rows(path: Path) -> list[list[object]]:
         else:
             raise RegistryError(f"组织架构文件{path.name}的编码无法识别（应为UTF-8或GB18030）")
         return [list(r) for r in csv.reader(io.StringIO(text))]
-    from python_calamine import CalamineWorkbook
+    # a workbook is read like a ledger: byte pre-checks, then calamine in a child process with a
+    # memory cap and a time limit (calamine aborts the process on some malformed files)
+    from ledgerflow.sandbox import IsolatedFailure, call_isolated
 
     try:
-        wb = CalamineWorkbook.from_path(str(path))
-        for meta in wb.sheets_metadata:
-            if "Hidden" in str(meta.visible):
-                continue
-            rows = wb.get_sheet_by_name(meta.name).to_python(skip_empty_area=False)
-            if any(any(not nz.is_empty(v) for v in r) for r in rows):
-                return rows
-    except Exception as exc:
-        raise RegistryError(f"组织架构文件{path.name}无法读取：{type(exc).__name__}") from exc
-    return []
+        return call_isolated(_sheet_rows, str(path), limits, limits=limits)
+    except IsolatedFailure as exc:
+        raise RegistryError(f"组织架构文件{path.name}无法读取：{exc}") from exc
 
 
-def read_registry(path: Path, tpl: Template) -> Registry:
+def read_registry(path: Path, tpl: Template, limits: Limits | None = None) -> Registry:
     if not Path(path).is_file():
         raise RegistryError(f"找不到组织架构文件：{path}")
-    rows = _read_rows(Path(path))
+    if limits is None:
+        from ledgerflow.settings import Settings
+
+        limits = Settings().limits
+    rows = _read_rows(Path(path), limits)
     fields = {f: {tpl.header_key(n).lower() for n in names} for f, names in tpl.registry_fields.items()}
     header_idx, colmap = None, {}
     for i, row in enumerate(rows[:10]):

@@ -119,6 +119,9 @@ def resolve(
                 row["unit_code"] = code
             continue
         issues = [dict(i) for i in content_issues.get(f.sha256, [])]
+        if not p:  # its bytes changed after it was listed and were read as another file's
+            detail = "读取时文件内容已与列出时不同（上传尚未完成或被替换），将在下次运行时重新读取"
+            issues = [dict(code="E_FILE_UNREADABLE", message=tpl.message("E_FILE_UNREADABLE", detail=detail))]
         unit = None
         if p.get("status") == "parsed":
             unit, extra = identify(p, registry, tpl)

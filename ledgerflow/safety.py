@@ -9,6 +9,7 @@ While the sheet XML is in hand it also finds formula cells without a computed va
 
 from __future__ import annotations
 
+import io
 import re
 import struct
 import zipfile
@@ -318,11 +319,11 @@ def _check_cells(
             formulas[sheet_names.get(name, name)] = cells
 
 
-def check_zip(path: Path, limits: Limits) -> PreCheck:
+def check_zip(raw: bytes, limits: Limits) -> PreCheck:
+    """``raw``: the whole file (at most Limits.max_file_bytes, see :func:`precheck`); each member is
+    read from it."""
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()  # at most Limits.max_file_bytes (precheck): each member is read from it
-        zf = zipfile.ZipFile(path)
+        zf = zipfile.ZipFile(io.BytesIO(raw))
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise Unreadable("压缩包已损坏（文件可能未完整上传）") from exc
     with zf:
@@ -507,9 +508,8 @@ def _check_biff(stream: bytes, limits: Limits) -> None:
     sheet_done()
 
 
-def check_ole(path: Path, ext: str, limits: Limits | None = None) -> PreCheck:
+def check_ole(data: bytes, ext: str, limits: Limits | None = None) -> PreCheck:
     limits = limits or Limits()
-    data = Path(path).read_bytes()
     try:
         cfb = _Cfb(data)
         names = cfb.names()
@@ -530,22 +530,31 @@ def check_ole(path: Path, ext: str, limits: Limits | None = None) -> PreCheck:
     return PreCheck(kind="xls")
 
 
-def precheck(path: Path, limits: Limits) -> PreCheck:
-    """Raise :class:`Unreadable` with a clerk-readable reason, or say how to read the file."""
-    ext = path.suffix.lower()
-    size = path.stat().st_size
-    if size == 0:
-        raise Unreadable("文件为空")
-    if size > limits.max_file_bytes:
-        raise Unreadable(f"文件过大（{size // (1 << 20)} MB）")
+def read_bounded(path: Path, limits: Limits) -> bytes:
+    """The file's bytes, read once (a file replaced meanwhile is read whole, old or new, never a
+    mix of both); refused when empty or over the size limit."""
     with open(path, "rb") as fh:
-        head = fh.read(8)
+        data = fh.read(limits.max_file_bytes + 1)
+    if not data:
+        raise Unreadable("文件为空")
+    if len(data) > limits.max_file_bytes:
+        raise Unreadable(f"文件过大（超过 {limits.max_file_bytes // (1 << 20)} MB）")
+    return data
+
+
+def precheck(path: Path, limits: Limits, data: bytes | None = None) -> PreCheck:
+    """Raise :class:`Unreadable` with a clerk-readable reason, or say how to read the file.
+    ``data``: the file's bytes when already read (:func:`read_bounded`)."""
+    ext = Path(path).suffix.lower()
+    if data is None:
+        data = read_bounded(Path(path), limits)
+    head = data[:8]
     if head.startswith(OLE_MAGIC):
-        return check_ole(path, ext, limits)
+        return check_ole(data, ext, limits)
     if head.startswith(ZIP_MAGIC):
         if ext == ".xls":
             raise Unreadable("文件内容是.xlsx格式，与扩展名.xls不符")
-        return check_zip(path, limits)
+        return check_zip(data, limits)
     if head.startswith(b"%PDF"):
         raise Unreadable("文件是PDF，不是Excel工作簿")
     lowered = head.lower()

@@ -368,3 +368,56 @@ def parse_files(paths: list[str], template_path: str, limits: Limits, ingest_day
         raise
     release(worker)
     return out
+
+
+# ---- one call in a throw-away child -------------------------------------------------------------
+
+
+def _isolated_child(conn, fn, args: tuple, memory_bytes: int) -> None:  # pragma: no cover - child
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    except (ImportError, ValueError, OSError):
+        pass
+    try:
+        conn.send(("ok", fn(*args)))
+    except MemoryError:
+        conn.send(("error", "读取时内存超出安全上限"))
+    except Exception as exc:  # the reason goes back to the caller, who decides what it means
+        conn.send(("error", str(exc) or type(exc).__name__))
+    finally:
+        conn.close()
+
+
+def call_isolated(fn, *args, limits: Limits):
+    """``fn(*args)`` in a fresh child process with the memory cap and time limit of a workbook:
+    for reading a file that has not earned the parent's trust (the registry). Returns its result;
+    raises :class:`IsolatedFailure` with a clerk-readable reason when it failed, died or hung."""
+    parent, child = _CTX.Pipe()
+    proc = _CTX.Process(
+        target=_isolated_child, args=(child, fn, args, limits.worker_memory_bytes), daemon=True
+    )
+    proc.start()
+    child.close()
+    try:
+        if not parent.poll(limits.parse_timeout_s * 2):  # a fresh child imports first
+            proc.kill()
+            raise IsolatedFailure(f"读取超时（超过{int(limits.parse_timeout_s * 2)}秒）")
+        status, value = parent.recv()
+    except (EOFError, OSError) as exc:
+        proc.join(timeout=5)
+        raise IsolatedFailure(f"读取进程异常退出（{_signal_name(proc.exitcode)}）") from exc
+    finally:
+        parent.close()
+        proc.join(timeout=5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    if status != "ok":
+        raise IsolatedFailure(value)
+    return value
+
+
+class IsolatedFailure(RuntimeError):
+    """A call in a child process failed; the message says why, for a person."""

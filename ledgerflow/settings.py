@@ -49,6 +49,12 @@ class Settings:
         )
     )
     workers: int = field(default_factory=lambda: _env_int("LEDGERFLOW_WORKERS", _default_workers()))
+    #: an analyst's own database for ``ledgerflow sql`` (the warehouse is attached to it read-only)
+    workspace: Path = field(
+        default_factory=lambda: _env_path(
+            "LEDGERFLOW_WORKSPACE", str(Path.home() / ".ledgerflow" / "workspace.duckdb")
+        )
+    )
     #: DuckDB's memory limit for the run's own connections (it spills to disk beyond it), so a
     #: larger county costs time, not memory. Analysts' connections are not affected.
     duckdb_memory: str = field(default_factory=lambda: os.environ.get("LEDGERFLOW_DUCKDB_MEMORY") or "256MB")

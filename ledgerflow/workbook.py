@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ledgerflow.safety import PreCheck, Unreadable, precheck
+from ledgerflow.safety import Unreadable, precheck, read_bounded
 from ledgerflow.settings import Limits
 
 # Exceptions that are not about the file and must not be turned into "unreadable".
@@ -62,6 +63,7 @@ class Book:
     path: Path
     kind: str
     sheets: list[Sheet]
+    sha256: str = ""  # of the bytes that were read: what the results belong to
 
 
 def _fill_merged(
@@ -87,30 +89,42 @@ def _fill_merged(
                 row[c] = top
 
 
-def _open(cls, path: Path):
-    """calamine takes a path as UTF-8: a name that is not (a GBK name from a Windows zip, held as
-    surrogate escapes) is read through a file object instead."""
-    try:
-        str(path).encode("utf-8")
-    except UnicodeEncodeError:
-        with open(path, "rb") as fh:
-            return cls.from_filelike(fh)
-    return cls.from_path(str(path))
+class ReadFailed(Unreadable):
+    """Unreadable, and the bytes it was about (``sha256``: empty where the file could not be read)."""
+
+    def __init__(self, reason: str, sha256: str = ""):
+        super().__init__(reason)
+        self.sha256 = sha256
 
 
-def read_book(path: Path, limits: Limits, pre: PreCheck | None = None) -> Book:
-    """Open a workbook safely. Hidden sheets are listed (visible=False) but not loaded."""
+def read_book(path: Path, limits: Limits) -> Book:
+    """Open a workbook safely. Its bytes are read once: the pre-check, the reader and the hash the
+    results are kept under all see the same bytes, even if the file is replaced meanwhile. Hidden
+    sheets are listed (visible=False) but not loaded."""
+    import io
+
     from python_calamine import CalamineWorkbook
 
-    pre = pre or precheck(path, limits)
     try:
-        wb = _open(CalamineWorkbook, path)
+        data = read_bounded(Path(path), limits)
+    except OSError as exc:
+        raise ReadFailed(f"无法读取文件（{type(exc).__name__}）") from exc
+    except Unreadable as exc:
+        raise ReadFailed(str(exc)) from exc
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        pre = precheck(Path(path), limits, data)
+    except Unreadable as exc:
+        raise ReadFailed(str(exc), sha) from exc
+    try:
+        wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
     except _NOT_OURS:
         raise
     except BaseException as exc:  # CalamineError, PasswordError, XmlError, ZipError, pyo3 PanicException
         name = type(exc).__name__
         reason = "文件已加密" if "Password" in name or "password" in str(exc).lower() else "格式损坏"
-        raise Unreadable(f"{reason}（{name}）") from exc
+        raise ReadFailed(f"{reason}（{name}）", sha) from exc
+    del data
     sheets: list[Sheet] = []
     try:
         for meta in wb.sheets_metadata:
@@ -135,10 +149,12 @@ def read_book(path: Path, limits: Limits, pre: PreCheck | None = None) -> Book:
                     formula_cells=frozenset(pre.formula_cells.get(meta.name, ())),
                 )
             )
-    except (Unreadable, *_NOT_OURS):
+    except Unreadable as exc:
+        raise ReadFailed(str(exc), sha) from exc
+    except _NOT_OURS:
         raise
     except BaseException as exc:  # a Rust panic surfaces as pyo3's PanicException (a BaseException)
-        raise Unreadable(f"格式损坏（{type(exc).__name__}）") from exc
+        raise ReadFailed(f"格式损坏（{type(exc).__name__}）", sha) from exc
     finally:
         wb.close()
-    return Book(path=path, kind=pre.kind, sheets=sheets)
+    return Book(path=path, kind=pre.kind, sheets=sheets, sha256=sha)

@@ -136,14 +136,17 @@ def test_unreadable_files_in_a_batch_do_not_stop_the_others(
     assert codes(results[-1]) == [] and len(results[-1].tables["meetings"]) == 2
 
 
-def _kill_when_open(path: Path, stop: threading.Event, killed: list[int]) -> None:
-    """SIGKILL the child process of this test that holds ``path`` open (that is, is parsing it)."""
+def _kill_when_parsing(stop: threading.Event, killed: list[int], grown: int = 40 << 20) -> None:
+    """SIGKILL the child process of this test once it is deep in parsing the big file: its memory
+    has grown by ``grown`` bytes since it was first seen (the worker reads a file's bytes once and
+    parses them in memory, so holding the file open says nothing)."""
     me = psutil.Process()
-    target = os.path.realpath(path)
+    base: dict[int, int] = {}
     while not stop.is_set():
         for child in me.children(recursive=True):
             try:
-                if any(os.path.realpath(f.path) == target for f in child.open_files()):
+                rss = child.memory_info().rss
+                if rss - base.setdefault(child.pid, rss) > grown:
                     os.kill(child.pid, signal.SIGKILL)
                     killed.append(child.pid)
                     return
@@ -161,7 +164,7 @@ def test_a_worker_killed_mid_parse_rejects_that_file_and_the_batch_goes_on(
     bad_rows[1][2] = "看电影"
     bad = make_book("bad.xlsx", ledger(study=bad_rows))
     stop, killed = threading.Event(), []
-    killer = threading.Thread(target=_kill_when_open, args=(big, stop, killed), daemon=True)
+    killer = threading.Thread(target=_kill_when_parsing, args=(stop, killed), daemon=True)
     killer.start()
     try:
         results = parse_files([str(big), str(good), str(bad)], str(tpl.path), limits, ingest_day)
@@ -184,7 +187,7 @@ def test_a_worker_restarts_after_being_killed(tpl, limits, ingest_day, tmp_path,
         assert first.status == "parsed"
         pid = worker.proc.pid
         stop, killed = threading.Event(), []
-        killer = threading.Thread(target=_kill_when_open, args=(big, stop, killed), daemon=True)
+        killer = threading.Thread(target=_kill_when_parsing, args=(stop, killed), daemon=True)
         killer.start()
         result, reason = worker.parse(str(big))
         stop.set()
@@ -201,7 +204,7 @@ def test_a_worker_restarts_after_being_killed(tpl, limits, ingest_day, tmp_path,
 def test_the_reason_for_a_dead_worker_names_the_signal(tpl, limits, ingest_day, tmp_path):
     big = _big_xlsx(tmp_path / "大台账.xlsx")
     stop, killed = threading.Event(), []
-    killer = threading.Thread(target=_kill_when_open, args=(big, stop, killed), daemon=True)
+    killer = threading.Thread(target=_kill_when_parsing, args=(stop, killed), daemon=True)
     killer.start()
     try:
         (result,) = parse_files([str(big)], str(tpl.path), limits, ingest_day)
