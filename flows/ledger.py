@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,8 @@ def ledger_run(
     as_of = as_of or _today(template_path)
     with pub.run_lock(warehouse_p):  # one writer per warehouse: a second run waits here (up to 600 s)
         log.info("已获得仓库写锁：%s", warehouse_p)
-        private = wh.prepare_private(warehouse_p)
+        with pipeline.disk_step("复制仓库", warehouse_p.parent):
+            private = wh.prepare_private(warehouse_p)
         stage_root = warehouse_p.parent / f".ledgerflow-stage-{private.name.rsplit('-', 1)[-1]}"
         try:
             files = ingest.discover_inbox(inbox_p, template_path, quote(reg))
@@ -61,28 +63,30 @@ def ledger_run(
             # the one extra keeps a worker busy while the flow collects a finished batch
             stages, done, pending, rehashed = [], 0, list(enumerate(batches)), {}
             in_flight = []
-            while pending or in_flight:
-                while pending and len(in_flight) < n_workers + 1:
-                    i, b = pending.pop(0)
-                    in_flight.append(
-                        ingest.parse_batch.submit(
-                            b, i, template_path, limits, ctx.ingest_day, stage_root / f"batch-{i:05d}"
+            with pipeline.disk_step("暂存解析结果", stage_root), _settled(in_flight):
+                while pending or in_flight:
+                    while pending and len(in_flight) < n_workers + 1:
+                        i, b = pending.pop(0)
+                        in_flight.append(
+                            ingest.parse_batch.submit(
+                                b, i, template_path, limits, ctx.ingest_day, stage_root / f"batch-{i:05d}"
+                            )
                         )
-                    )
-                fut = next(as_completed(in_flight))
-                in_flight.remove(fut)
-                summary = fut.result()
-                stages.append(summary["stage"])
-                rehashed.update(summary.get("rehashed") or {})
-                done += summary["files"]
-                log.info("已读取 %d/%d 个工作簿", done, total)
+                    fut = next(as_completed(in_flight))
+                    in_flight.remove(fut)
+                    summary = fut.result()
+                    stages.append(summary["stage"])
+                    rehashed.update(summary.get("rehashed") or {})
+                    done += summary["files"]
+                    log.info("已读取 %d/%d 个工作簿", done, total)
             if rehashed:  # replaced between listing and parsing: recorded as what was read
                 log.warning("%d个文件在列出后、读取前被替换，按实际读取的内容记录", len(rehashed))
                 files = pipeline.apply_rehash(files, rehashed)
-            wh.load_batches(private, template_path, sorted(stages), ctx.run_id)
-            wh.record_run(private, template_path, ctx, quote(files), quote(reg))
-            wh.build_models(private, ctx)
-            fr = wh.finish_run(private, ctx, len(files), total)
+            with pipeline.disk_step("写入仓库", private):
+                wh.load_batches(private, template_path, sorted(stages), ctx.run_id)
+                wh.record_run(private, template_path, ctx, quote(files), quote(reg))
+                wh.build_models(private, ctx)
+                fr = wh.finish_run(private, ctx, len(files), total)
             staging_out = out_p.with_name(out_p.name + ".building")
             if staging_out.exists():
                 shutil.rmtree(staging_out)
@@ -93,23 +97,30 @@ def ledger_run(
                 warehouse_p.parent / f".{warehouse_p.name}.feedback-cache",
                 n_workers,
             )
-            if isinstance(FlowRunContext.get().task_runner, ThreadPoolTaskRunner):
-                feedback = emit.write_feedback_books.submit(quote(fr), quote(files), *feedback_args)
-            else:
-                feedback = None
-            emit.write_data(quote(fr), staging_out, as_of, reg.root)
-            emit.export_rollup(private, staging_out)
-            emit.write_report(quote(fr), staging_out, as_of, reg.root)
-            emit.write_summary_book(quote(fr), staging_out, as_of)
-            if feedback is not None:
-                feedback.result()
-            else:
-                emit.write_feedback_books(quote(fr), quote(files), *feedback_args)
-            wh.publish(private, warehouse_p)
-            replace_dir(staging_out, out_p)
+            with pipeline.disk_step("写入输出文件", staging_out):
+                if isinstance(FlowRunContext.get().task_runner, ThreadPoolTaskRunner):
+                    feedback = emit.write_feedback_books.submit(quote(fr), quote(files), *feedback_args)
+                else:
+                    feedback = None
+                try:
+                    emit.write_data(quote(fr), staging_out, as_of, reg.root)
+                    emit.export_rollup(private, staging_out)
+                    emit.write_report(quote(fr), staging_out, as_of, reg.root)
+                    emit.write_summary_book(quote(fr), staging_out, as_of)
+                finally:
+                    if feedback is not None:
+                        feedback.wait()  # done before anything is cleaned up, failed or not
+                if feedback is not None:
+                    feedback.result()
+                else:
+                    emit.write_feedback_books(quote(fr), quote(files), *feedback_args)
+            with pipeline.disk_step("发布仓库和输出", warehouse_p):
+                wh.publish(private, warehouse_p)
+                replace_dir(staging_out, out_p)
         finally:
             pub.discard(private)
             shutil.rmtree(stage_root, ignore_errors=True)
+            shutil.rmtree(out_p.with_name(out_p.name + ".building"), ignore_errors=True)
     # the warehouse is published by now: a report that cannot be posted must not fail the run
     report = artifacts.publish_run_report(quote(fr), as_of, reg.root, ctx.run_id, return_state=True)
     if not report.is_completed():
@@ -124,6 +135,18 @@ def ledger_run(
         "out": str(out_p),
         "warehouse": str(warehouse_p),
     }
+
+
+@contextmanager
+def _settled(futures: list):
+    """On failure, let the batches still in flight finish before anything is cleaned up (a batch
+    still writing its stage would otherwise leave files behind)."""
+    try:
+        yield
+    except BaseException:
+        for f in futures:
+            f.wait()
+        raise
 
 
 def _today(template_path: str) -> date:

@@ -168,13 +168,32 @@ def cmd_run(args: argparse.Namespace) -> int:
             workers=args.workers,
         )
     except Exception as exc:  # the reason goes to stderr; the warehouse is unchanged
-        print(f"ledgerflow: 运行失败：{exc}", file=sys.stderr)
+        from ledgerflow.pipeline import disk_full
+
+        if not isinstance(exc, RuntimeError) and disk_full(exc) is not None:
+            print(
+                f"ledgerflow: 运行失败：磁盘空间已满（{disk_full(exc) or exc}），仓库未改动。",
+                file=sys.stderr,
+            )
+        else:
+            print(f"ledgerflow: 运行失败：{exc}{_auth_hint(exc)}", file=sys.stderr)
         return EXIT_FAIL
     print(
         f"仓库：{result['warehouse']}\n输出：{result['out']}\n文件：{result['files']}个（新解析{result['parsed']}个）；"
         f"状态：{result['statuses']}"
     )
     return EXIT_OK
+
+
+def _auth_hint(exc: BaseException) -> str:
+    """What to do when the Prefect server named by PREFECT_API_URL refused the run's credentials."""
+    response = getattr(exc, "response", None)
+    if getattr(response, "status_code", None) not in (401, 403):
+        return ""
+    return (
+        "\nPrefect 服务器要求身份验证：请将 PREFECT_API_AUTH_STRING（用户名:密码，与服务器的 "
+        "PREFECT_SERVER_API_AUTH_STRING 相同）写入环境变量或 .env 文件（见 docs/scheduling.md）。"
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

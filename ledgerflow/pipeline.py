@@ -42,6 +42,55 @@ class RunFailed(RuntimeError):
     """The run could not complete; the published warehouse is unchanged."""
 
 
+_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
+
+
+class DiskFull(RunFailed):
+    """The disk filled up (or a file-size limit was hit) during one step of the run."""
+
+    def __init__(self, step: str, where: str):
+        super().__init__(
+            f"磁盘空间已满：{step}时写入失败（{where}）。仓库和上次的输出均未改动，"
+            "本次运行的临时文件已清除；请清理磁盘空间后重新运行。"
+        )
+        self.step, self.where = step, where
+
+
+@contextmanager
+def disk_step(step: str, place: Path):
+    """Name the step (and the place written, where the error does not) when the disk fills up."""
+    try:
+        yield
+    except DiskFull:
+        raise
+    except Exception as exc:
+        hit = disk_full(exc)
+        if hit is None:
+            raise
+        raise DiskFull(step, hit or str(place)) from exc
+
+
+def disk_full(exc: BaseException) -> str | None:
+    """Where the disk filled up, if that is why ``exc`` (or what caused it) was raised: the file
+    being written (or "" where nobody said), else None. Covers Python's OSError (ENOSPC, EFBIG,
+    EDQUOT, as raised with RLIMIT_FSIZE too) and DuckDB's I/O errors, which only say it in words."""
+    import errno
+    import re
+
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            return str(e.filename or "")
+        text = str(e)
+        if any(word in text for word in _FULL):
+            m = re.search(r'"([^"]+)"', text) or re.search(r"'([^']+)'", text)
+            return m.group(1) if m else ""
+        e = e.__cause__ or e.__context__
+    return None
+
+
 def today_in(tz: str) -> date:
     return datetime.now(ZoneInfo(tz)).date()
 
@@ -629,8 +678,12 @@ def _feedback_job(args: tuple[str, list[dict[str, Any]], str, str, str]) -> str:
     data, ext = render_feedback(Path(source), pd.DataFrame.from_records(rows), unit_code=unit, rel_path=rel)
     target = base + ext
     tmp = Path(f"{target}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written file in the cache
+        raise
     for other in _FEEDBACK_EXTS:
         if other != ext:
             Path(base + other).unlink(missing_ok=True)

@@ -147,16 +147,20 @@ def prepare_private(warehouse: Path) -> Path:
     _sweep(warehouse)
     private = warehouse.with_name(f"{warehouse.name}.building-{os.getpid()}")
     baseline = {"warehouse": None, "wal": None}
-    if warehouse.exists():
-        con = _open_read_only(warehouse)
-        try:
-            baseline = {"warehouse": _state(warehouse), "wal": _state(_wal(warehouse))}
-            shutil.copyfile(warehouse, private)
-            if baseline["wal"] is not None:
-                shutil.copyfile(_wal(warehouse), _wal(private))
-        finally:
-            con.close()
-    _baseline_path(private).write_text(json.dumps(baseline), encoding="utf-8")
+    try:
+        if warehouse.exists():
+            con = _open_read_only(warehouse)
+            try:
+                baseline = {"warehouse": _state(warehouse), "wal": _state(_wal(warehouse))}
+                shutil.copyfile(warehouse, private)
+                if baseline["wal"] is not None:
+                    shutil.copyfile(_wal(warehouse), _wal(private))
+            finally:
+                con.close()
+        _baseline_path(private).write_text(json.dumps(baseline), encoding="utf-8")
+    except BaseException:
+        discard(private)  # a full disk leaves no half-made copy behind
+        raise
     return private
 
 
