@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TESTSTAMP := $(VENV)/.installed-test
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean fuzz
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(TESTSTAMP)
 
 lint: $(TESTSTAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/sqlfluff lint sql
+
+# long randomized session of the layout properties; shrunk failures land in tests/layout/regressions/
+fuzz: $(TESTSTAMP)
+	$(BIN)/python tests/layout/fuzz.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

@@ -186,7 +186,11 @@ def header_cells(tpl: Template, names: dict, sheet: Sheet, header_row: int) -> t
     for c in range(sheet.width):
         top = _cell_text(sheet.value(header_row, c))
         sub = _cell_text(sheet.value(last, c)) if two else ""
-        from_sub = two and sub.strip() and sub != top
+        group = sheet.merge_at(header_row, c)
+        under_group = group is not None and group[3] > group[1] and group[2] == header_row
+        # under a group cell the sub-header is the name, even where it repeats the group's text
+        # (会议类型 over 会议主题 | 会议类型); elsewhere a cell merged down is one name
+        from_sub = two and sub.strip() and (sub != top or under_group)
         m = sheet.merge_at(last if from_sub else header_row, c)
         if m is not None and m[1] < c:
             continue  # the same merged header cell as the column to its left: not a column of its own
