@@ -153,24 +153,14 @@ def test_feedback_workbook_per_file_lists_every_issue_and_marks_the_cell(sample_
     assert cell.fill is not None and cell.fill.fgColor.rgb not in (None, "00000000")
 
 
+def _explain(warehouse, key: str, *extra: str) -> subprocess.CompletedProcess:
+    argv = [str(LEDGERFLOW), "explain", key, "--scope", "total", "--warehouse", str(warehouse), *extra]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+
 def test_explain_lists_as_many_rows_as_the_figure_says(sample_runs, expected):
     figs = expected["figures"]["second"][expected["root"]]
-    proc = subprocess.run(
-        [
-            str(LEDGERFLOW),
-            "explain",
-            "research.topics",
-            "--unit",
-            expected["root"],
-            "--scope",
-            "total",
-            "--warehouse",
-            str(sample_runs["wh-second"]),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = _explain(sample_runs["wh-second"], "research.topics", "--unit", expected["root"])
     assert proc.returncode == 0, proc.stderr
     rows = [ln for ln in proc.stdout.splitlines() if ln.count("\t") >= 4 and not ln.startswith("单位代码")]
     assert len(rows) == figs["research.topics"][1]
@@ -179,20 +169,7 @@ def test_explain_lists_as_many_rows_as_the_figure_says(sample_runs, expected):
 
 def test_explain_a_ratio_lists_the_rows_of_its_numerator_and_its_denominator(sample_runs, expected):
     figs = expected["figures"]["second"][expected["root"]]
-    proc = subprocess.run(
-        [
-            str(LEDGERFLOW),
-            "explain",
-            "rectification.close_rate",
-            "--scope",
-            "total",
-            "--warehouse",
-            str(sample_runs["wh-second"]),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = _explain(sample_runs["wh-second"], "rectification.close_rate")
     assert proc.returncode == 0, proc.stderr
     counts = {m[2]: int(m[3]) for m in re.finditer(r"\[total (分子|分母) (\S+)\] (\d+) 行", proc.stdout)}
     assert counts == {
