@@ -15,6 +15,12 @@ stopped (Ctrl-C / SIGTERM), when it pauses the nightly schedule (serving again r
 Two runs never write the same warehouse at once: the flow's warehouse lock (warehouse/publish.py
 ``run_lock``) makes a second run wait for the first, whatever started them (deployment, another
 ``ledgerflow serve``, or ``ledgerflow run``).
+
+A server reachable from other machines runs with basic authentication
+(``PREFECT_SERVER_API_AUTH_STRING=user:password`` on the server, the same string as
+``PREFECT_API_AUTH_STRING`` on every client: this process, its flow runs, the ``prefect`` CLI). Both
+come from the environment or a ``.env`` file, never from code; ``serve`` checks the credentials with
+one authenticated request before registering anything (docs/scheduling.md).
 """
 
 from __future__ import annotations
@@ -71,22 +77,36 @@ def build_deployments(parameters: dict[str, str | None]):
     return nightly, on_demand
 
 
-def _api_problem() -> str | None:
-    """Why serving cannot work (no server named, or not reachable), or None."""
+def _api_problem() -> tuple[int, str] | None:
+    """Why serving cannot work, with the exit status, or None: no server named (2), a server that
+    refuses this client's credentials (2), or one that does not answer (1)."""
+    import httpx
     from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL
 
     url = PREFECT_API_URL.value()
     if not url:
-        return (
+        return 2, (
             "PREFECT_API_URL is not set: start a server (`prefect server start`) and set "
             "PREFECT_API_URL=http://127.0.0.1:4200/api before `ledgerflow serve` "
             "(serving against Prefect's temporary server would vanish with this process)."
         )
     with get_client(sync_client=True) as client:
-        error = client.api_healthcheck()
-    if error is not None:
-        return f"the Prefect server at PREFECT_API_URL={url} is not reachable: {error}"
+        error = client.api_healthcheck()  # /health answers without credentials
+        if error is not None:
+            return 1, f"the Prefect server at PREFECT_API_URL={url} is not reachable: {error}"
+        try:
+            client.hello()  # every other endpoint needs them when the server has an auth string
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code not in (401, 403):
+                raise
+            given = "is not set" if not PREFECT_API_AUTH_STRING.value() else "does not match the server's"
+            return 2, (
+                f"the Prefect server at PREFECT_API_URL={url} refused this client (HTTP "
+                f"{exc.response.status_code}): it requires basic authentication and PREFECT_API_AUTH_STRING "
+                f"{given} PREFECT_SERVER_API_AUTH_STRING. Set it (user:password) in the environment or in "
+                "the .env file of the folder `ledgerflow serve` starts in (docs/scheduling.md)."
+            )
     return None
 
 
@@ -97,17 +117,16 @@ def serve(
     out: Path | str | None = None,
 ) -> int:
     """Serve ``ledgerflow/nightly`` and ``ledgerflow/on-demand`` until stopped. Exit status: 0 when
-    stopped normally, 2 when PREFECT_API_URL is unset, 1 when the server cannot be reached."""
+    stopped normally, 2 when PREFECT_API_URL is unset or the server refuses the credentials
+    (PREFECT_API_AUTH_STRING), 1 when the server cannot be reached."""
     import prefect
     from prefect.settings import PREFECT_API_URL
 
-    if not PREFECT_API_URL.value():
-        print(f"ledgerflow serve: {_api_problem()}", file=sys.stderr)
-        return 2
     problem = _api_problem()
     if problem:
-        print(f"ledgerflow serve: {problem}", file=sys.stderr)
-        return 1
+        code, message = problem
+        print(f"ledgerflow serve: {message}", file=sys.stderr)
+        return code
     params = default_parameters(inbox, registry, warehouse, out)
     for name in ("inbox", "registry"):
         if not Path(params[name]).exists():

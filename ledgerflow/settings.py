@@ -70,7 +70,9 @@ class Settings:
 
 
 def load_dotenv(path: Path = Path(".env")) -> None:
-    """Read KEY=VALUE lines from .env into the environment (existing variables win)."""
+    """Read KEY=VALUE lines from .env into the environment (existing variables win). A value in
+    matching single or double quotes loses them (``PREFECT_API_AUTH_STRING="admin:pass"``, as
+    Prefect's documentation writes it, is ``admin:pass``); ``export KEY=VALUE`` is read too."""
     if not path.is_file():
         return
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -78,4 +80,9 @@ def load_dotenv(path: Path = Path(".env")) -> None:
         if not line or line.startswith("#") or "=" not in line:
             continue
         key, _, value = line.partition("=")
-        os.environ.setdefault(key.strip(), value.strip())
+        key, value = key.strip(), value.strip()
+        if key.startswith("export "):
+            key = key[len("export ") :].strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        os.environ.setdefault(key, value)

@@ -725,8 +725,16 @@ def _dated_folder(as_of: dt.date, rng: random.Random) -> str:
 
 
 class _Planner:
-    def __init__(self, units: list[Unit], seed: int, messy: bool, engines: tuple[str, ...]):
+    def __init__(
+        self,
+        units: list[Unit],
+        seed: int,
+        messy: bool,
+        engines: tuple[str, ...],
+        as_of_dates: list[dt.date] | None = None,
+    ):
         self.units = units
+        self.as_of_dates = list(as_of_dates or C.AS_OF_DATES)
         self.by_code = {u.code: u for u in units}
         self.seed = seed
         self.messy = messy
@@ -808,7 +816,7 @@ class _Planner:
             )
             if u.level == "county":
                 k = max(k, 3)
-            dates = sorted(urng.sample(C.AS_OF_DATES, k))
+            dates = sorted(urng.sample(self.as_of_dates, min(k, len(self.as_of_dates))))
             base_mess = _unit_mess(urng) if self.messy else Mess.template()
             folder, submitter = self.folder_for(u, urng)
             base_engine = _pick(urng, self.weights)
@@ -1106,6 +1114,7 @@ def generate_county(
     engines: tuple[str, ...] = ("openpyxl", "xlsxwriter", "xlwt"),
     workers: int | None = None,
     with_ledgers: bool = True,
+    as_of_dates: list[dt.date] | None = None,
 ) -> dict:
     """Write a county: ``root/registry.xlsx``, ``root/inbox/…`` (replaced) and ``root/truth.json``.
 
@@ -1115,6 +1124,9 @@ def generate_county(
     one per CPU when there are more than 150 workbooks). Deterministic for a seed: the same files
     (byte for byte) and the same truth. Returns the truth dict (also written to ``truth.json``; with
     ``with_ledgers=False`` the ledgers are left out of both to keep benchmark truth small).
+    ``as_of_dates`` replaces the weekly 统计截止日期 the units' versions are drawn from (default: every
+    Friday from November 2023 to January 2024, ``content.AS_OF_DATES``); the activity histories stay
+    those of the campaign.
     """
     root = Path(root)
     inbox = root / "inbox"
@@ -1126,7 +1138,7 @@ def generate_county(
     units = build_units(n_units, random.Random(f"{seed}:units"))
     reg = write_registry(root / "registry.xlsx", units, random.Random(f"{seed}:registry"), messy=messy)
 
-    planner = _Planner(units, seed, messy, engines)
+    planner = _Planner(units, seed, messy, engines, as_of_dates)
     planner.plan()
     planner.force_coverage()
     planner.plant()
@@ -1167,6 +1179,7 @@ def generate_county(
             "unit_code": j.unit if not (error and error["code"] == "E_UNIT_UNKNOWN") else "",
             "intended_unit": j.unit,
             "as_of": j.as_of if not (error and error["code"] == "E_AS_OF") else None,
+            "intended_as_of": j.as_of,
             "engine": rec["engine"],
             "forms": rec["forms"],
             "error": error,
@@ -1220,7 +1233,7 @@ def generate_county(
         },
         "county": {"name": C.COUNTY, "root": units[0].code},
         "campaign": {"start": C.CAMPAIGN_START.isoformat(), "end": C.CAMPAIGN_END.isoformat()},
-        "as_of_dates": [d.isoformat() for d in C.AS_OF_DATES],
+        "as_of_dates": [d.isoformat() for d in planner.as_of_dates],
         "registry": reg,
         "units": [u.registry_row() for u in units],
         "files": files,
@@ -1231,6 +1244,7 @@ def generate_county(
             "files[].kind: workbook | copy (byte-identical to duplicate_of) | unreadable | ignored.",
             "files[].ledger: the clean ledger a correct reader gets (for rejected files: the ledger before the defect).",
             "files[].rows[table][i]: 1-based sheet/row of the i-th ledger record as written.",
+            "files[].intended_as_of: the 统计截止日期 the unit meant (also where E_AS_OF left as_of empty).",
             "files[].error: the one planted error (code, sheet, row, cell, column, value) or None.",
             "files[].warnings: codes a correct reader raises: planted ones plus those the forms imply (W_EXTRA_COLUMN, W_FORMULA).",
             "A unit's 是否报送/phase/cadre defaults are resolved in the ledgers: empty 所属环节 = general, absent 干部类别 = other.",

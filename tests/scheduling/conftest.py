@@ -4,12 +4,17 @@ The server (``prefect server start`` on a free port, with its own PREFECT_HOME) 
 session; the serving process for this package's module. Both run in their own process group and are
 always killed as a group at teardown (flow runs are subprocesses of the serving process), whether
 the tests passed or not.
+
+The server runs as in an office (docs/scheduling.md): basic authentication on
+(PREFECT_SERVER_API_AUTH_STRING, a fresh password per session), every client given the same string
+as PREFECT_API_AUTH_STRING, and no ``--host``: Prefect's default binds it to 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import secrets
 import subprocess
 import sys
 import time
@@ -28,14 +33,16 @@ RUN_TIMEOUT_S = 180
 @dataclass
 class PrefectServer:
     url: str  # …/api
+    port: int
     home: Path
     log: Path
-    env: dict[str, str]  # environment for clients of this server (CLI, serve)
+    auth: str  # user:password, the server's PREFECT_SERVER_API_AUTH_STRING
+    env: dict[str, str]  # environment for clients of this server (CLI, serve), with the auth string
 
     def client(self):
         from prefect.client.orchestration import SyncPrefectClient
 
-        return SyncPrefectClient(self.url)
+        return SyncPrefectClient(self.url, auth_string=self.auth)
 
 
 @pytest.fixture(scope="session")
@@ -74,12 +81,14 @@ def prefect_server(tmp_path_factory) -> Iterator[PrefectServer]:
     home.mkdir()
     port = free_port()
     url = f"http://127.0.0.1:{port}/api"
+    auth = f"ledgerflow:{secrets.token_urlsafe(12)}"
     env = client_env(home, None)
     env["PREFECT_UI_ENABLED"] = "false"
+    env["PREFECT_SERVER_API_AUTH_STRING"] = auth
     log = base / "server.log"
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
-            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-ui"],
+            [str(BIN / "prefect"), "server", "start", "--port", str(port), "--no-ui"],
             env=env,
             cwd=base,
             stdout=fh,
@@ -100,7 +109,9 @@ def prefect_server(tmp_path_factory) -> Iterator[PrefectServer]:
             if time.monotonic() > deadline:
                 pytest.fail(f"prefect server not healthy after {SERVER_START_TIMEOUT_S} s:\n{tail(log)}")
             time.sleep(0.5)
-        yield PrefectServer(url=url, home=home, log=log, env=client_env(home, url))
+        yield PrefectServer(
+            url=url, port=port, home=home, log=log, auth=auth, env=client_env(home, url, auth)
+        )
     finally:
         kill_group(proc)
 

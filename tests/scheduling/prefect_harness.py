@@ -47,9 +47,10 @@ def tail(path: Path, n: int = 4000) -> str:
         return ""
 
 
-def client_env(home: Path, url: str | None) -> dict[str, str]:
+def client_env(home: Path, url: str | None, auth: str | None = None) -> dict[str, str]:
     """The environment of a Prefect client process (CLI, ``ledgerflow serve``): this test's own
-    PREFECT_HOME, no setting inherited from the caller's PREFECT_* or LEDGERFLOW_* variables."""
+    PREFECT_HOME, no setting inherited from the caller's PREFECT_* or LEDGERFLOW_* variables, and
+    the server's basic-authentication string when given."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LEDGERFLOW_"))}
     env.update(
         PREFECT_HOME=str(home),
@@ -59,4 +60,18 @@ def client_env(home: Path, url: str | None) -> dict[str, str]:
     )
     if url:
         env["PREFECT_API_URL"] = url
+    if auth:
+        env["PREFECT_API_AUTH_STRING"] = auth
     return env
+
+
+def local_address() -> str | None:
+    """This machine's own non-loopback IPv4 address (the one other machines would connect to), or
+    None; no packet is sent."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 1))
+        except OSError:
+            return None
+        addr = s.getsockname()[0]
+    return None if addr.startswith("127.") or addr == "0.0.0.0" else addr

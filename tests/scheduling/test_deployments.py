@@ -186,3 +186,92 @@ def test_failed_run_shows_failed_and_leaves_the_warehouse_unchanged(
         if p.name.startswith((".ledgerflow-stage", f"{served.warehouse.name}.building"))
     ]
     assert leftovers == []
+
+
+# ---- the server on an office network: basic authentication, loopback by default -----------------
+
+
+def _api_status(url: str, auth: str | None) -> tuple[int, dict]:
+    """POST …/deployments/filter with the given user:password (or none): HTTP status and body."""
+    import base64
+    import urllib.error
+    import urllib.request
+
+    headers = {"Content-Type": "application/json"}
+    if auth is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(auth.encode()).decode()
+    req = urllib.request.Request(f"{url}/deployments/filter", data=b"{}", headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def test_the_api_refuses_requests_without_the_right_auth_string(served):
+    url, auth = served.server.url, served.server.auth
+    for who, given in (("no credentials", None), ("wrong password", auth.split(":")[0] + ":wrong")):
+        status, body = _api_status(url, given)
+        assert status == 401, (who, status, body)
+        assert "ledgerflow" not in json.dumps(body, ensure_ascii=False)  # nothing of the deployments leaks
+    status, body = _api_status(url, auth)
+    assert status == 200
+    assert {d["name"] for d in body} >= {"nightly", "on-demand"}
+
+
+def test_the_server_listens_on_loopback_only_by_default(prefect_server):
+    import socket
+
+    from prefect_harness import local_address
+
+    with socket.create_connection(("127.0.0.1", prefect_server.port), timeout=5):
+        pass
+    addr = local_address()
+    if addr is None:
+        pytest.skip("this machine has no non-loopback address to try")
+    with pytest.raises(OSError), socket.create_connection((addr, prefect_server.port), timeout=5):
+        pass  # pragma: no cover - the server must not be reachable from the network
+
+
+@pytest.mark.parametrize("case", ["missing", "wrong"])
+def test_serve_refuses_a_server_that_refuses_its_credentials(prefect_server, tmp_path, case):
+    auth = None if case == "missing" else "ledgerflow:not-the-password"
+    env = client_env(tmp_path, prefect_server.url, auth)
+    res = subprocess.run(
+        [str(BIN / "ledgerflow"), "serve"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "401" in res.stderr and "PREFECT_API_AUTH_STRING" in res.stderr, res.stderr
+    assert "Traceback" not in res.stderr
+    assert prefect_server.auth.split(":")[1] not in res.stdout + res.stderr
+
+
+def test_a_run_without_credentials_fails_and_one_with_them_in_dotenv_completes(
+    prefect_server, sample_county, tmp_path
+):
+    wh, out = tmp_path / "wh" / "warehouse.duckdb", tmp_path / "out"
+    argv = [str(BIN / "ledgerflow"), "run", "--inbox", str(sample_county / "inbox")]
+    argv += ["--registry", str(sample_county / "registry.xlsx"), "--warehouse", str(wh), "--out", str(out)]
+    argv += ["--as-of", AS_OF]
+    env = client_env(tmp_path / "home", prefect_server.url)  # the server named, no auth string
+    res = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "401" in res.stderr and "PREFECT_API_AUTH_STRING" in res.stderr, res.stderr
+    assert not wh.exists() and not out.exists()
+
+    # the office's .env, with the value quoted as in Prefect's documentation
+    (tmp_path / ".env").write_text(
+        f'PREFECT_API_URL={prefect_server.url}\nPREFECT_API_AUTH_STRING="{prefect_server.auth}"\n',
+        encoding="utf-8",
+    )
+    env = client_env(tmp_path / "home", None)
+    res = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    assert (out / "figures.json").is_file()
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentTaskRunId
+
+    with prefect_server.client() as c:  # recorded on this server, not on a temporary one
+        runs = c.read_flow_runs(
+            flow_run_filter=FlowRunFilter(parent_task_run_id=FlowRunFilterParentTaskRunId(is_null_=True))
+        )
+    assert any(r.parameters.get("warehouse") == str(wh) for r in runs)
