@@ -548,7 +548,22 @@ def finish_run(con: duckdb.DuckDBPyConnection, ctx: RunContext, files_seen: int,
            where run_id = $run_id""",
         {"seen": files_seen, "parsed": files_parsed, "run_id": ctx.run_id},
     )
+    prune_history(con, ctx.run_id)
     con.execute("checkpoint")
+
+
+RUN_DETAIL = ("lf.run_files", "lf.run_issues", "lf.run_rollup", "lf.run_changes")
+
+
+def prune_history(con: duckdb.DuckDBPyConnection, run_id: int, keep: int | None = None) -> None:
+    """Drop the per-run detail of runs older than the last ``keep`` (settings: LEDGERFLOW_KEEP_RUNS),
+    so that a warehouse grows with new ledger rows, not with a copy of every file, issue and figure
+    per night. Their lf.runs rows stay; parsed ledgers are never dropped."""
+    from ledgerflow.settings import Settings
+
+    keep = keep or Settings().keep_runs
+    for table in RUN_DETAIL:
+        con.execute(f"delete from {table} where run_id <= $last", {"last": run_id - keep})
 
 
 # ---- outputs ----------------------------------------------------------------------------------

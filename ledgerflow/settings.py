@@ -49,6 +49,9 @@ class Settings:
         )
     )
     workers: int = field(default_factory=lambda: _env_int("LEDGERFLOW_WORKERS", _default_workers()))
+    #: how many runs keep their per-run detail (files, issues, rollup, changes) in the warehouse;
+    #: older runs keep their lf.runs row only (any date can be replayed from the parsed ledgers)
+    keep_runs: int = field(default_factory=lambda: max(1, _env_int("LEDGERFLOW_KEEP_RUNS", 7)))
     #: an analyst's own database for ``ledgerflow sql`` (the warehouse is attached to it read-only)
     workspace: Path = field(
         default_factory=lambda: _env_path(
