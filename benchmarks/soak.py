@@ -66,6 +66,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from warehouse import db
+
 REPO = Path(__file__).resolve().parents[1]
 VENV = REPO / ".venv" / "bin"
 WORK = REPO / "benchmarks" / "work"
@@ -75,21 +77,7 @@ END = "<!-- soak.py: end -->"
 FIRST_NIGHT = date(2023, 11, 3)  # the campaign's first weekly 统计截止日期 (a Friday)
 WORKBOOK_EXT = (".xlsx", ".xlsm", ".xls")
 OUTPUT_FILES = ("figures.json", "rollup.csv", "report.md")
-VIEWS = (
-    "units",
-    "submissions",
-    "issues",
-    "meetings",
-    "study",
-    "research",
-    "problems",
-    "measures",
-    "outcomes",
-    "plans",
-    "org",
-    "rollup",
-    "changes",
-)
+VIEWS = db.VIEWS  # the analysts' views, compared between a night and a fresh run
 
 # ---- the growing county -------------------------------------------------------------------------
 
