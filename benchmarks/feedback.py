@@ -44,6 +44,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO))
 
 import corpus  # noqa: E402
+from readme_section import replace_section  # noqa: E402
 
 WORK = corpus.WORK
 README = REPO / "benchmarks" / "README.md"
@@ -285,14 +286,7 @@ def render(r: dict) -> str:
 
 
 def write_readme(r: dict) -> None:
-    text = README.read_text(encoding="utf-8") if README.exists() else ""
-    section = render(r)
-    if BEGIN in text and END in text:
-        a, b = text.index(BEGIN), text.index(END) + len(END)
-        text = text[:a] + section + text[b:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    README.write_text(text, encoding="utf-8")
+    replace_section(README, BEGIN, END, render(r))
 
 
 def main(argv: list[str] | None = None) -> int:

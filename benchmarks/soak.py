@@ -963,13 +963,10 @@ suite, 60 nights of a 150-unit county with `-m slow`). The per-night table is in
 
 
 def write_readme(section: str) -> None:
-    text = README.read_text(encoding="utf-8") if README.exists() else ""
-    if BEGIN in text and END in text:
-        a, b = text.index(BEGIN), text.index(END) + len(END)
-        text = text[:a] + section + text[b:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    README.write_text(text, encoding="utf-8")
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from readme_section import replace_section
+
+    replace_section(README, BEGIN, END, section)
 
 
 def main(argv: list[str] | None = None) -> int:

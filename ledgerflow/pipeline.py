@@ -609,7 +609,7 @@ def frames(
         "select code, name, type, parent_code as parent, level, depth, must_report from lf.units"
     ).df()
     try:
-        changes = db.execute(con, db.sql_text("queries/run_changes"), {"run_id": ctx.run_id}).df()
+        changes = con.sql(db.sql_text("queries/run_changes")).df()  # the run just completed is the latest
     except duckdb.CatalogException:  # a warehouse last written by a version without §10 changes
         changes = pd.DataFrame()
     return {"rollup": rollup, "submissions": subs, "issues": issues, "units": units, "changes": changes}

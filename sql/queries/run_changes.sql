@@ -1,12 +1,8 @@
--- The §10 changes of a run with each unit's township-level ancestor (the root's child it lies
--- under; empty for the root itself), for the summary workbook and the run report.
+-- The §10 changes of the latest run (the `changes` view) with each unit's township-level ancestor
+-- (the root's child it lies under; empty for the root itself), for the summary workbook and the
+-- run report.
 with changes as (
-    select * from lf.run_changes
-    where run_id = $run_id
-),
-
-units as (
-    select * from lf.units
+    select * from main.changes
 ),
 
 townships as (
@@ -15,30 +11,16 @@ townships as (
         units.code as township_code,
         units.name as township_name
     from lf.unit_closure as closure
-    inner join units on closure.ancestor = units.code
+    inner join lf.units as units on closure.ancestor = units.code
     where units.depth = 1
 ),
 
 final as (
     select
-        changes.unit_code,
-        units.name as unit_name,
+        changes.*,
         townships.township_code,
-        townships.township_name,
-        changes.path,
-        changes.prev_path,
-        changes.code,
-        changes.table_title,
-        changes.item_id,
-        changes.old_label,
-        changes.new_label,
-        changes.sheet,
-        changes.cell,
-        changes.prev_sheet,
-        changes.prev_cell,
-        changes.message
+        townships.township_name
     from changes
-    left join units on changes.unit_code = units.code
     left join townships on changes.unit_code = townships.unit_code
     order by changes.path, changes.code, changes.table_title, changes.item_id
 )
