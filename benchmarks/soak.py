@@ -25,7 +25,8 @@ for every query (must only ever see complete, published runs).
 What counts as left behind (checked after every run):
 
 * beside the warehouse only the warehouse itself, its lock file ``<warehouse>.lock`` and the
-  feedback cache ``.<warehouse>.feedback-cache/`` may stay. The lock file is permanent by design
+  feedback cache ``.<warehouse>.feedback-cache/`` and the registry's rows
+  ``.<warehouse>.registry-cache.json`` may stay. The lock file is permanent by design
   (removing a ``flock`` file races a run that has just opened it); it is left behind only if it is
   still *held* after the run. The cache holds exactly the feedback books of the latest run. Any
   ``<warehouse>.building-*`` (private copy), ``*.wal`` or ``.ledgerflow-stage-*`` counts;
@@ -376,7 +377,12 @@ def _group_alive(pgid: int) -> list[str]:
 def left_behind(warehouse: Path, out: Path, inbox: Path, inbox_files: set[str], tmp: Path) -> list[str]:
     """What a finished run left that it should not have (module docstring)."""
     left = []
-    allowed = {warehouse.name, warehouse.name + ".lock", f".{warehouse.name}.feedback-cache"}
+    allowed = {
+        warehouse.name,
+        warehouse.name + ".lock",
+        f".{warehouse.name}.feedback-cache",
+        f".{warehouse.name}.registry-cache.json",
+    }
     left += [f"{p.name} (beside the warehouse)" for p in warehouse.parent.iterdir() if p.name not in allowed]
     left += [f"{p.name} (beside --out)" for p in out.parent.iterdir() if p.name != out.name]
     cache = warehouse.parent / f".{warehouse.name}.feedback-cache"

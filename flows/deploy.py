@@ -10,8 +10,9 @@ Both take ``inbox``, ``registry``, ``warehouse``, ``out`` and ``as_of`` as param
 default to what ``ledgerflow serve`` was given (itself defaulting to Settings, i.e. the
 ``LEDGERFLOW_*`` environment), ``as_of`` to None, which the flow reads as today in Asia/Shanghai.
 
-``serve`` runs the flow runs of both deployments in subprocesses of this process until it is
-stopped (Ctrl-C / SIGTERM), when it pauses the nightly schedule (serving again resumes it).
+``serve`` runs the flow runs of both deployments in processes forked from a warm fork server
+(flows/warm.py: no imports per run), looking for new runs every ``LEDGERFLOW_POLL_SECONDS`` (1 s)
+until it is stopped (Ctrl-C / SIGTERM), when it pauses the nightly schedule (serving again resumes it).
 Two runs never write the same warehouse at once: the flow's warehouse lock (warehouse/publish.py
 ``run_lock``) makes a second run wait for the first, whatever started them (deployment, another
 ``ledgerflow serve``, or ``ledgerflow run``).
@@ -55,26 +56,25 @@ def default_parameters(
     }
 
 
-def build_deployments(parameters: dict[str, str | None]):
-    """The two RunnerDeployments of the ledgerflow flow (not yet registered with a server)."""
+def deployment_specs(parameters: dict[str, str | None]) -> list[dict]:
+    """The two deployments of the ledgerflow flow, as ``Runner.add_flow`` arguments (not yet
+    registered with a server)."""
     from prefect.schedules import Cron
     from prefect.types.entrypoint import EntrypointType
 
-    from flows.ledger import ledger_run
-
     common = dict(parameters=parameters, tags=TAGS, entrypoint_type=EntrypointType.MODULE_PATH)
-    nightly = ledger_run.to_deployment(
+    nightly = dict(
         name=DEPLOYMENT_NIGHTLY,
         schedules=[Cron(NIGHTLY_CRON, timezone=TIMEZONE)],
         description="每日 02:00（北京时间）全量运行：收件箱入库、汇总、输出。",
         **common,
     )
-    on_demand = ledger_run.to_deployment(
+    on_demand = dict(
         name=DEPLOYMENT_ON_DEMAND,
         description="手动触发的运行；可用 --param as_of=YYYY-MM-DD 等参数覆盖默认值。",
         **common,
     )
-    return nightly, on_demand
+    return [nightly, on_demand]
 
 
 def _api_problem() -> tuple[int, str] | None:
@@ -119,7 +119,6 @@ def serve(
     """Serve ``ledgerflow/nightly`` and ``ledgerflow/on-demand`` until stopped. Exit status: 0 when
     stopped normally, 2 when PREFECT_API_URL is unset or the server refuses the credentials
     (PREFECT_API_AUTH_STRING), 1 when the server cannot be reached."""
-    import prefect
     from prefect.settings import PREFECT_API_URL
 
     problem = _api_problem()
@@ -135,6 +134,32 @@ def serve(
                 "runs will fail until it does",
                 file=sys.stderr,
             )
-    print(f"ledgerflow serve: {PREFECT_API_URL.value()}; defaults: {params}", flush=True)
-    prefect.serve(*build_deployments(params))
+    import asyncio
+
+    from prefect.exceptions import TerminationSignal
+    from prefect.runner import Runner
+
+    from flows import warm
+    from flows.ledger import ledger_run
+
+    # Flow runs fork from a process that has imported everything once (flows/warm.py); that needs
+    # the flow object in this process (Runner.add_flow: prefect.serve of deployments would start
+    # each run as `python -m prefect.engine`, importing everything again). A triggered run is
+    # picked up within poll_seconds instead of Prefect's default 10 s.
+    warm.install()
+    poll = Settings().poll_seconds
+    runner = Runner(pause_on_shutdown=True, query_seconds=poll)
+    specs = deployment_specs(params)
+    for spec in specs:
+        runner.add_flow(ledger_run, **spec)
+    names = ", ".join(f"{ledger_run.name}/{spec['name']}" for spec in specs)
+    print(
+        f"ledgerflow serve: {PREFECT_API_URL.value()}; serving {names}; polling every {poll:g} s; "
+        f"defaults: {params}",
+        flush=True,
+    )
+    try:
+        asyncio.run(runner.start())
+    except (KeyboardInterrupt, TerminationSignal) as exc:
+        print(f"ledgerflow serve: {type(exc).__name__}, stopped", flush=True)
     return 0

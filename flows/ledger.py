@@ -1,8 +1,6 @@
 """The ledgerflow run, top to bottom: inbox → discover → parse (read, locate, normalise, validate)
 → load → resolve → as of D → roll up → emit → publish."""
 
-from __future__ import annotations
-
 import shutil
 from contextlib import contextmanager
 from datetime import date
@@ -45,7 +43,7 @@ def ledger_run(
 
     # quote(): large inputs (thousands of files, the registry, the output frames) go to tasks as
     # they are; otherwise Prefect walks every element of them looking for futures (~1 s a task)
-    reg = ingest.read_registry(registry_p, template_path)
+    reg = ingest.read_registry(registry_p, template_path, warehouse_p)
     as_of = as_of or _today(template_path)
     with pub.run_lock(warehouse_p):  # one writer per warehouse: a second run waits here (up to 600 s)
         log.info("已获得仓库写锁：%s", warehouse_p)

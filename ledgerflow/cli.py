@@ -83,13 +83,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check_inputs(args: argparse.Namespace) -> str | None:
+    from ledgerflow.pipeline import registry_cache
     from ledgerflow.registry import RegistryError, read_registry
     from ledgerflow.template import load_template
 
     if not Path(args.inbox).is_dir():
         return f"收件箱目录不存在：{args.inbox}"
     try:
-        read_registry(Path(args.registry), load_template(str(args.template)))
+        cache = registry_cache(Path(args.warehouse).resolve())
+        read_registry(Path(args.registry), load_template(str(args.template)), cache=cache)
     except RegistryError as exc:
         return str(exc)
     return None

@@ -268,6 +268,15 @@ def assign(
     if not fields:
         return {}
     keep = keep or len(fields) + 1
+    # Where every field's best column is a different column, that is the optimum (no assignment
+    # can beat each field having its own best), so the full assignment is needed only on a clash.
+    best: dict[str, int] = {}
+    for f in fields:
+        cand = candidates.get(f)
+        if cand:
+            best[f] = max(cand, key=lambda c, cand=cand: (cand[c], -c))
+    if len(set(best.values())) == len(best):
+        return best
     cols: list[int] = []
     for f in fields:  # a field needs only its best few columns: the others can take at most n-1
         ranked = sorted(candidates.get(f, {}).items(), key=lambda kv: (kv[1], -kv[0]), reverse=True)

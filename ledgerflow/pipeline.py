@@ -98,8 +98,15 @@ def today_in(tz: str) -> date:
 # ---- registry and discovery -------------------------------------------------------------------
 
 
-def load_registry(path: Path, tpl: Template) -> Registry:
-    return read_registry(Path(path), tpl)
+def registry_cache(warehouse: Path) -> Path:
+    """Where a run keeps the rows of the registry workbook it read, beside the warehouse."""
+    warehouse = Path(warehouse)
+    return warehouse.with_name(f".{warehouse.name}.registry-cache.json")
+
+
+def load_registry(path: Path, tpl: Template, warehouse: Path | None = None) -> Registry:
+    cache = registry_cache(warehouse) if warehouse is not None else None
+    return read_registry(Path(path), tpl, cache=cache)
 
 
 def list_inbox(inbox: Path) -> list[tuple[str, str, bool]]:

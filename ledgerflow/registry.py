@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
+import os
 import re
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from ledgerflow import normalise as nz
@@ -72,17 +76,16 @@ def norm_code(value: object) -> str:
     return re.sub(r"\s+", "", text or "").upper()
 
 
-def _sheet_rows(path: str, limits: Limits) -> list[list[object]]:
-    """The first non-empty visible sheet of a registry workbook, after the byte pre-checks every
-    ledger gets (runs in a child process: see :func:`_read_rows`)."""
+def _sheet_rows(data: bytes, suffix: str, limits: Limits) -> list[list[object]]:
+    """The first non-empty visible sheet of a registry workbook's bytes, after the byte pre-checks
+    every ledger gets (runs in a child process: see :func:`_read_rows`)."""
     import io as _io
 
     from python_calamine import CalamineWorkbook
 
-    from ledgerflow.safety import precheck, read_bounded
+    from ledgerflow.safety import precheck
 
-    data = read_bounded(Path(path), limits)
-    precheck(Path(path), limits, data)
+    precheck(Path("registry" + suffix), limits, data)
     wb = CalamineWorkbook.from_filelike(_io.BytesIO(data))
     for meta in wb.sheets_metadata:
         if "Hidden" in str(meta.visible):
@@ -96,15 +99,15 @@ def _sheet_rows(path: str, limits: Limits) -> list[list[object]]:
     return []
 
 
-def _read_rows(path: Path, limits: Limits) -> list[list[object]]:
+def _read_rows(path: Path, limits: Limits, cache: Path | None = None) -> list[list[object]]:
+    from ledgerflow.safety import Unreadable, read_bounded
+
+    try:
+        raw = read_bounded(path, limits)
+    except Unreadable as exc:
+        raise RegistryError(f"组织架构文件{path.name}无法读取：{exc}") from exc
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
-        from ledgerflow.safety import Unreadable, read_bounded
-
-        try:
-            raw = read_bounded(path, limits)
-        except Unreadable as exc:
-            raise RegistryError(f"组织架构文件{path.name}无法读取：{exc}") from exc
         for enc in ("utf-8-sig", "gb18030"):
             try:
                 text = raw.decode(enc)
@@ -115,23 +118,91 @@ def _read_rows(path: Path, limits: Limits) -> list[list[object]]:
             raise RegistryError(f"组织架构文件{path.name}的编码无法识别（应为UTF-8或GB18030）")
         return [list(r) for r in csv.reader(io.StringIO(text))]
     # a workbook is read like a ledger: byte pre-checks, then calamine in a child process with a
-    # memory cap and a time limit (calamine aborts the process on some malformed files)
+    # memory cap and a time limit (calamine aborts the process on some malformed files). The rows
+    # read are kept by the bytes' hash, in this process and in ``cache``: the same registry is not
+    # read in a child again (a CLI run checks it before its flow reads it; a served or nightly run
+    # usually finds the registry unchanged since the last run).
     from ledgerflow.sandbox import IsolatedFailure, call_isolated
 
+    key = (hashlib.sha256(raw).hexdigest(), suffix, limits)
+    rows = _MEMO.get(key)
+    if rows is None:
+        rows = _load_cached(cache, key)
+    if rows is None:
+        try:
+            rows = call_isolated(_sheet_rows, raw, suffix, limits, limits=limits)
+        except IsolatedFailure as exc:
+            raise RegistryError(f"组织架构文件{path.name}无法读取：{exc}") from exc
+        _store_cached(cache, key, rows)
+    _MEMO.clear()
+    _MEMO[key] = rows
+    return [list(r) for r in rows]
+
+
+_MEMO: dict[tuple, list[list[object]]] = {}
+_TYPES = {"date": date, "datetime": datetime, "time": time}
+
+
+def _encode(v: object) -> object:
+    if isinstance(v, (date, time)):  # datetime is a date
+        return {"t": type(v).__name__, "v": v.isoformat()}
+    if isinstance(v, timedelta):
+        return {"t": "timedelta", "v": v.total_seconds()}
+    return v
+
+
+def _decode(v: object) -> object:
+    if isinstance(v, dict):
+        if v["t"] == "timedelta":
+            return timedelta(seconds=v["v"])
+        return _TYPES[v["t"]].fromisoformat(v["v"])
+    return v
+
+
+def _cache_key(key: tuple) -> str:
+    sha, suffix, limits = key
+    return f"{sha}:{suffix}:{limits!r}"
+
+
+def _load_cached(cache: Path | None, key: tuple) -> list[list[object]] | None:
+    """The rows stored for exactly these bytes and limits, or None (no cache, another registry,
+    or a cache file that cannot be read: it is only ever a shortcut)."""
+    if cache is None:
+        return None
     try:
-        return call_isolated(_sheet_rows, str(path), limits, limits=limits)
-    except IsolatedFailure as exc:
-        raise RegistryError(f"组织架构文件{path.name}无法读取：{exc}") from exc
+        stored = json.loads(cache.read_text(encoding="utf-8"))
+        if stored.get("key") != _cache_key(key):
+            return None
+        return [[_decode(v) for v in row] for row in stored["rows"]]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
-def read_registry(path: Path, tpl: Template, limits: Limits | None = None) -> Registry:
+def _store_cached(cache: Path | None, key: tuple, rows: list[list[object]]) -> None:
+    """Write the cache atomically; a failure (full disk, read-only folder) only loses the shortcut."""
+    if cache is None:
+        return
+    tmp = cache.with_name(f"{cache.name}.tmp-{os.getpid()}")
+    try:
+        payload = {"key": _cache_key(key), "rows": [[_encode(v) for v in row] for row in rows]}
+        tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, cache)
+    except (OSError, ValueError, TypeError):
+        tmp.unlink(missing_ok=True)
+
+
+def read_registry(
+    path: Path, tpl: Template, limits: Limits | None = None, cache: Path | None = None
+) -> Registry:
+    """The registry (ledger.md §1). ``cache``: a file where the rows of a registry workbook are
+    kept between runs, by the hash of its bytes (see :func:`_read_rows`)."""
     if not Path(path).is_file():
         raise RegistryError(f"找不到组织架构文件：{path}")
     if limits is None:
         from ledgerflow.settings import Settings
 
         limits = Settings().limits
-    rows = _read_rows(Path(path), limits)
+    rows = _read_rows(Path(path), limits, cache)
     fields = {f: {tpl.header_key(n).lower() for n in names} for f, names in tpl.registry_fields.items()}
     header_idx, colmap = None, {}
     for i, row in enumerate(rows[:10]):

@@ -18,6 +18,11 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
 def _default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
@@ -61,6 +66,9 @@ class Settings:
     #: DuckDB's memory limit for the run's own connections (it spills to disk beyond it), so a
     #: larger county costs time, not memory. Analysts' connections are not affected.
     duckdb_memory: str = field(default_factory=lambda: os.environ.get("LEDGERFLOW_DUCKDB_MEMORY") or "256MB")
+    #: how often ``ledgerflow serve`` asks the Prefect server for runs to start (a triggered
+    #: on-demand run waits up to this long before it starts; Prefect's own default is 10 s)
+    poll_seconds: float = field(default_factory=lambda: _env_float("LEDGERFLOW_POLL_SECONDS", 1.0))
     limits: Limits = field(
         default_factory=lambda: Limits(
             max_file_bytes=_env_int("LEDGERFLOW_MAX_FILE_MB", 50) * 1024 * 1024,

@@ -27,8 +27,8 @@ def _io_error(task, task_run, state) -> bool:
 
 
 @task(name="read registry", cache_policy=NO_CACHE)
-def read_registry(registry: Path, template_path: str) -> Registry:
-    return pipeline.load_registry(registry, load_template(template_path))
+def read_registry(registry: Path, template_path: str, warehouse: Path | None = None) -> Registry:
+    return pipeline.load_registry(registry, load_template(template_path), warehouse)
 
 
 @task(

@@ -101,7 +101,11 @@ def test_a_full_disk_changes_nothing_and_the_next_run_recovers(county, run_cli, 
         assert "磁盘空间已满" in said and any(f"{s}时" in said for s in steps), said
         assert hashlib.sha256(wh.read_bytes()).hexdigest() == wh_before
         assert _digest(out) == out_before
-        left = sorted(p.name for p in wh_dir.iterdir() if not p.name.endswith(".feedback-cache"))
+        left = sorted(
+            p.name
+            for p in wh_dir.iterdir()
+            if not p.name.endswith((".feedback-cache", ".registry-cache.json"))
+        )
         assert left == sorted(set(listing) | {"w.duckdb.lock"}), "nothing of the run is left behind"
         assert sorted(p.name for p in out_dir.iterdir()) == ["out"]
 
