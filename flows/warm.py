@@ -13,6 +13,9 @@ a fork-server context instead (everything else Prefect does there — the serial
 environment, the control channel, signal handling — is unchanged). The fork server is a clean,
 single-threaded process started before the runner's threads exist.
 
+Prefect's flow-run heartbeats are off in these runs unless asked for (see
+``ledgerflow.settings.heartbeats_requested``), as in ``ledgerflow run``.
+
 A forked child leaves with ``os._exit``, which skips interpreter shutdown, where a spawned child
 flushes Prefect's log and event workers (``threading`` at-exit hooks) and runs ``atexit`` hooks;
 :class:`WarmProcess` runs both itself, so a served run's last log lines and its events still reach
@@ -51,10 +54,26 @@ class WarmProcess(mp_context.ForkServerProcess):
     """A process forked from the warm fork server that shuts down like a spawned one."""
 
     def run(self) -> None:
+        _no_heartbeats_unless_requested()
         try:
             super().run()
         finally:
             _shutdown_like_an_interpreter()
+
+
+def _no_heartbeats_unless_requested() -> None:
+    """The CLI runs its flow with Prefect's heartbeats off unless they are asked for
+    (``ledgerflow.settings.heartbeats_requested``); a served run builds its Prefect settings from
+    the environment, where "off" cannot be written, so in this run's own process the engine is
+    told there is no heartbeat interval."""
+    from ledgerflow.settings import heartbeats_requested
+
+    if heartbeats_requested():
+        return
+    from prefect.flow_engine import BaseFlowRunEngine
+
+    if isinstance(getattr(BaseFlowRunEngine, "heartbeat_seconds", None), property):
+        BaseFlowRunEngine.heartbeat_seconds = property(lambda self: None)
 
 
 def _shutdown_like_an_interpreter() -> None:

@@ -234,32 +234,52 @@ def _convert(ctx: _Ctx, col: Column, value: Any, sheet: Sheet, r: int, c: int, h
         return nz.to_text(value)[0]
     if t == "id":
         return nz.to_id(value)[0]
-    if t == "date":
-        v, problem = nz.to_date(value, tpl)
-        code = "E_DATE"
-    elif t == "deadline":
-        v, problem = nz.to_deadline(value, tpl)
-        code = "E_DATE"
-    elif t == "int":
-        v, problem = nz.to_int(value, tpl)
-        code = "E_NUMBER"
-    elif t == "vocab":
-        voc = tpl.vocabularies[col.vocab]
-        v, problem = nz.to_vocab(value, voc)
-        code = "E_VOCAB"
-    elif t == "vocab_list":
-        voc = tpl.vocabularies[col.vocab]
-        v, problem = nz.to_vocab_list(value, voc, tpl)
-        code = "E_VOCAB"
-    else:
-        return nz.to_text(value)[0]
+    # dates, counts and vocabulary cells repeat across rows and files: each distinct (type, value)
+    # is normalised once per template (the type is part of the key: 1, 1.0 and True are equal)
+    memo = tpl.__dict__.setdefault("_converted", {})
+    key = (t, col.vocab, type(value), value)
+    try:
+        v, problem = memo[key]
+    except (KeyError, TypeError):  # TypeError: an unhashable value is normalised every time
+        v, problem = _normalise(tpl, col, value)
+        if len(memo) < 200_000:
+            try:
+                memo[key] = (v, problem)
+            except TypeError:
+                pass
     if problem:
+        code = _CODES[t]
         extra = {}
         if code == "E_VOCAB":
             extra["choices"] = "、".join(tpl.vocabularies[col.vocab].canonical.values())
         ctx.add(code, sheet=sheet.name, row=r + 1, column=header, cell=cell_ref(r, c), value=value, **extra)
         return _INVALID
-    return v
+    return list(v) if t == "vocab_list" else v
+
+
+_CODES = {
+    "date": "E_DATE",
+    "deadline": "E_DATE",
+    "int": "E_NUMBER",
+    "vocab": "E_VOCAB",
+    "vocab_list": "E_VOCAB",
+}
+
+
+def _normalise(tpl: Template, col: Column, value: Any) -> tuple[Any, str | None]:
+    t = col.type
+    if t == "date":
+        return nz.to_date(value, tpl)
+    if t == "deadline":
+        return nz.to_deadline(value, tpl)
+    if t == "int":
+        return nz.to_int(value, tpl)
+    if t == "vocab":
+        return nz.to_vocab(value, tpl.vocabularies[col.vocab])
+    if t == "vocab_list":
+        v, problem = nz.to_vocab_list(value, tpl.vocabularies[col.vocab], tpl)
+        return (tuple(v) if v is not None else None), problem
+    return nz.to_text(value)
 
 
 def _row_values(sheet: Sheet, r: int) -> list:

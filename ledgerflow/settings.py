@@ -80,6 +80,17 @@ class Settings:
     )
 
 
+def heartbeats_requested() -> bool:
+    """Whether flow runs send Prefect's heartbeats: only when PREFECT_FLOWS_HEARTBEAT_FREQUENCY
+    (or its older name PREFECT_RUNNER_HEARTBEAT_FREQUENCY) is set. Heartbeats only serve a
+    "zombie flow run" automation on the server, which ledgerflow does not set up, and the thread
+    that sends them sleeps in 1-second steps: a run waits up to 1 s at its end for it to wake."""
+    return any(
+        os.environ.get(name, "").strip()
+        for name in ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
+    )
+
+
 def load_dotenv(path: Path = Path(".env")) -> None:
     """Read KEY=VALUE lines from .env into the environment (existing variables win). A value in
     matching single or double quotes loses them (``PREFECT_API_AUTH_STRING="admin:pass"``, as

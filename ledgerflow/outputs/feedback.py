@@ -130,16 +130,21 @@ def _display(value: object) -> str:
 _ISSUE_FIELDS = ("path", "sheet", "row", "column", "cell", "code", "severity", "message", "value")
 
 
-def _issue_records(issues: pd.DataFrame, rel_path: str) -> list[dict[str, Any]]:
-    if issues is None or issues.empty:
+def _issue_records(issues: pd.DataFrame | list[dict[str, Any]], rel_path: str) -> list[dict[str, Any]]:
+    """The issues as plain rows for rendering; ``issues`` is a frame or already a list of records
+    (what a run passes: building a frame per workbook costs more than the workbook's markup)."""
+    if issues is None or len(issues) == 0:
         return []
-    # plain Python rows: DataFrame filtering and to_dict cost about a millisecond per file
-    names = [str(c) for c in issues.columns]
-    pos = {c: names.index(c) for c in _ISSUE_FIELDS if c in names}
+    if isinstance(issues, pd.DataFrame):
+        # plain Python rows: DataFrame filtering and to_dict cost about a millisecond per file
+        names = [str(c) for c in issues.columns]
+        pos = {c: names.index(c) for c in _ISSUE_FIELDS if c in names}
+        rows = [{c: vals[j] for c, j in pos.items()} for vals in issues.to_numpy(dtype=object).tolist()]
+    else:
+        rows = [{c: rec[c] for c in _ISSUE_FIELDS if c in rec} for rec in issues]
     want = str(rel_path).replace("\\", "/")
     recs = []
-    for vals in issues.to_numpy(dtype=object).tolist():
-        r = {c: vals[j] for c, j in pos.items()}
+    for r in rows:
         if rel_path and "path" in r and str(r["path"]).replace("\\", "/") != want:
             continue
         row = r.get("row")
@@ -616,12 +621,13 @@ def _mark_up(data: bytes, recs: list[dict[str, Any]], *, unit_code: str, rel_pat
 
 
 def render_feedback(
-    source: Path, issues: pd.DataFrame, *, unit_code: str, rel_path: str
+    source: Path, issues: pd.DataFrame | list[dict[str, Any]], *, unit_code: str, rel_path: str
 ) -> tuple[bytes, str]:
     """(the feedback workbook's bytes, its extension ``.xlsx`` or ``.xlsm``) for one submitted file.
 
-    ``issues`` holds its issues (columns of issues.csv, optionally ``value``); where a ``path``
-    column is present only the rows whose path equals ``rel_path`` are used."""
+    ``issues`` holds its issues (columns of issues.csv, optionally ``value``; a frame or a list of
+    records); where a ``path`` column is present only the rows whose path equals ``rel_path`` are
+    used."""
     source = Path(source)
     recs = _issue_records(issues, rel_path)
     suffix = source.suffix.lower()
