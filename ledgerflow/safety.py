@@ -5,6 +5,22 @@ gigabytes, and XML parts may carry DOCTYPE/entity tricks. These checks look at t
 the container type against the extension, encryption, declared and actual uncompressed sizes,
 compression ratio, DOCTYPE in any XML part, the cell grid's extent and sharedStrings' counts.
 While the sheet XML is in hand it also finds formula cells without a computed value (W_FORMULA).
+
+What it costs matters (it runs on every workbook, and ought to cost a fraction of calamine's own
+read; ``benchmarks/precheck.py`` measures both), so:
+
+* the zip's central directory is read straight from the bytes where the archive is plain, and
+  through :mod:`zipfile` wherever anything is unusual (:func:`_directory`);
+* the parts a reader opens (workbook.xml and its relationships, sharedStrings, styles, the sheets,
+  and anything not known to be left alone) are decompressed whole, size and CRC checked, and get
+  every check. The parts nobody opens (:func:`_prolog_only`: docProps, the theme, drawings, media,
+  [Content_Types].xml, ...) are decompressed only as far as their prolog: a DOCTYPE or entity
+  declaration can only stand before the root element (after it, it is no declaration, expat refuses
+  it outright), so that is where it is looked for (:func:`_prolog_clean`). Anything unusual there
+  and the part is checked whole, as before;
+* a sheet's extent is first bounded by one search (no cell reference with two letters or five
+  digits: within A1:Z9999) and by its length; only a sheet beyond those bounds gets the exact
+  count. Likewise W_FORMULA only looks at the cells where a formula can be.
 """
 
 from __future__ import annotations
@@ -32,6 +48,10 @@ _REF_FAST = re.compile(rb' r="([A-Za-z]*)(\d+)"')
 _REF_ANY = re.compile(rb"\sr\s*=\s*[\"']\s*([A-Za-z]*)(\d+)")
 # r= after a tab/CR/LF, or blanks around "=", or a quote other than ' "' (one pass, literal prefix)
 _REF_ODD = re.compile(rb"r(?:(?<=[\t\r\n]r)=|[ \t\r\n]+=|=[ \t\r\n']|=\"[ \t\r\n])")
+# Matches wherever _REF_ANY (and so _REF_FAST) would find a reference with two letters or five
+# digits: where it finds nothing, every reference lies within A1:Z9999. One pass, literal prefix.
+_REF_BIG = re.compile(rb"r(?<=\sr)\s*=\s*[\"']\s*(?:[A-Za-z]{2}|[A-Za-z]?\d{5})")
+_SMALL_ROWS, _SMALL_COLS = 9_999, 26
 _MERGE = re.compile(rb"mergeCell\b[^>]*?\sref\s*=\s*[\"']\s*([A-Za-z]+)(\d+)(?::([A-Za-z]+)(\d+))?", re.S)
 _CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
 _R_ATTR = re.compile(rb'\br="([A-Z]{1,4}\d{1,8})"')
@@ -39,6 +59,10 @@ _HAS_V = re.compile(rb"<v>\s*[^<\s][^<]*</v>", re.S)
 _INLINE_T = re.compile(rb"<t[^>]*>[^<]+</t>", re.S)
 _COUNT = re.compile(rb"\b(?:uniqueCount|count)\s*=\s*[\"']\s*(\d+)")
 _DTD = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.I)
+# An XML prolog: byte order mark, blanks, processing instructions (the XML declaration) and comments.
+_PROLOG = re.compile(rb"(?:\xef\xbb\xbf)?(?:[ \t\r\n]++|<\?.*?\?>|<!--.*?-->)*+", re.S)
+_NAME_START = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_:" + bytes(range(0x80, 0x100)))
+_HEAD = 256  # decompressed first for a prolog; more (x4 each time) while it goes on
 
 _SST_TAG = re.compile(rb"sst\b[^>]*>", re.S)
 
@@ -48,6 +72,22 @@ MAX_MERGES = 100_000
 NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 NS_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 NS_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+
+# Parts that neither calamine (_rels/.rels, workbook.xml, its relationships, sharedStrings.xml,
+# styles.xml, the sheets; found case-insensitively) nor ledgerflow's own code parse as they stand
+# (the feedback markup reads [Content_Types].xml through expat with DTDs refused, and only appends
+# to VML): only their prolog is checked. Lower case; a part a sheet relationship points at is never
+# one. tests/hostile/test_precheck_parts.py checks that calamine still leaves them alone.
+_PROLOG_ONLY_PARTS = frozenset({"[content_types].xml", "xl/calcchain.xml", "xl/vbaproject.bin"})
+_PROLOG_ONLY_DIRS = (
+    "docprops/",
+    "xl/theme/",
+    "xl/drawings/",
+    "xl/media/",
+    "xl/printersettings/",
+    "xl/embeddings/",
+    "customxml/",
+)
 
 
 class Unreadable(Exception):
@@ -102,8 +142,21 @@ def _long_text(data: bytes, limit: int) -> bool:
     return False
 
 
-def _check_sheet(name: str, data: bytes, limits: Limits) -> None:
-    """Extent, cell count and merged ranges of one worksheet part, as calamine would see them."""
+def _extent_within_bounds(data: bytes, limits: Limits) -> bool:
+    """True where the exact count (:func:`_check_extent`) cannot find anything wrong: no cell
+    reference beyond A1:Z9999, and too few ``<row``/``<c`` tags to matter (bounded by the part's
+    length first: each takes at least 2 bytes, a row 4; counted only where that bound is too high)."""
+    if _REF_BIG.search(data) is not None:
+        return False
+    rows, cells = len(data) // 4, len(data) // 2
+    if cells > limits.max_cells or max(rows, _SMALL_ROWS) * _SMALL_COLS > limits.max_cells:
+        rows = data.count(b"<row") + data.count(b":row")
+        cells = data.count(b"<c") + data.count(b":c")
+    max_row = max(rows, _SMALL_ROWS)
+    return max_row <= MAX_ROWS and cells <= limits.max_cells and max_row * _SMALL_COLS <= limits.max_cells
+
+
+def _check_extent(data: bytes, limits: Limits) -> None:
     refs = (_REF_ANY if _REF_ODD.search(data) else _REF_FAST).findall(data)
     max_row = max_col = 0
     if refs:
@@ -123,9 +176,16 @@ def _check_sheet(name: str, data: bytes, limits: Limits) -> None:
         raise Unreadable("单元格位置超出Excel范围")
     if cells > limits.max_cells or max_row * max(max_col, 1) > limits.max_cells:
         raise Unreadable(f"工作表范围过大（{max_row}行×{max_col}列）")
-    if b"mergeCell" not in data:
+
+
+def _check_sheet(name: str, data: bytes, limits: Limits) -> None:
+    """Extent, cell count and merged ranges of one worksheet part, as calamine would see them."""
+    if not _extent_within_bounds(data, limits):
+        _check_extent(data, limits)
+    first = data.find(b"mergeCell")
+    if first < 0:
         return
-    merges = _MERGE.findall(data)
+    merges = _MERGE.findall(data, first)
     if len(merges) > MAX_MERGES:
         raise Unreadable(f"合并单元格数量异常（{len(merges)}个）")
     area = 0
@@ -213,7 +273,10 @@ def _sheet_names_by_part(workbook: bytes, rels: bytes) -> dict[str, str]:
 
 
 def _formula_cells(xml: bytes) -> list[str]:
-    if b"<f" not in xml:
+    # a cell's body ends at a "</c>": a "<f" after the last one is in no cell (<formula1> of a
+    # data validation, say)
+    last = xml.rfind(b"</c>")
+    if last < 0 or xml.find(b"<f", 0, last) < 0:
         return []
     found = []
     for attrs, body in _CELL.findall(xml):  # body is b"" for <c .../>
@@ -228,19 +291,132 @@ def _formula_cells(xml: bytes) -> list[str]:
 
 
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zipfile.structFileHeader
+_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")  # zipfile.structCentralDir
+_END_RECORD = struct.Struct("<4s4H2LH")  # zipfile.structEndArchive
 _FLAGS_FOR_ZIPFILE = 0x01 | 0x20 | 0x40  # encrypted, compressed patch data, strong encryption
 
 
-def _read_plain(raw: bytes, info: zipfile.ZipInfo) -> bytes | None:
-    """One member straight from the file's bytes, where it is plainly stored or deflated; None
-    wherever anything is unusual (then zipfile reads it, and raises what it raises). What is
-    returned is what zipfile would return: the same local header checks, never more than the
-    declared size, and the CRC must match."""
-    ctype, size = info.compress_type, info.file_size
+def _decode_name(name: bytes, flags: int) -> str | None:
+    """A member's name as zipfile decodes it (UTF-8 where flagged, else cp437; the same for ASCII)."""
+    if name.isascii():
+        return name.decode("ascii")
+    try:
+        return name.decode("utf-8" if flags & 0x800 else "cp437")
+    except UnicodeDecodeError:
+        return None
+
+
+class _Member:
+    """One central directory record: the attributes of :class:`zipfile.ZipInfo` the checks use, with
+    the values zipfile gives them, and ``index``, its place in ``ZipFile.infolist()``."""
+
+    __slots__ = (
+        "index",
+        "filename",
+        "orig_filename",
+        "flag_bits",
+        "compress_type",
+        "CRC",
+        "compress_size",
+        "file_size",
+        "header_offset",
+        "_end_offset",
+    )
+
+    def is_dir(self) -> bool:
+        return self.filename[-1] == "/"
+
+
+def _directory(raw: bytes) -> list[_Member] | None:
+    """The members as ``zipfile.ZipFile(...).infolist()`` lists them, read straight from the central
+    directory where the archive is plain: its end record last in the file with no comment and no
+    ZIP64 record before it, the directory right before that (nothing prepended to the archive), every
+    record complete and without extra fields, names that decode and hold no NUL. None wherever
+    anything is unusual: zipfile then reads the directory, and raises what it raises.
+    ``_end_offset`` (where the next member starts) is set as newer zipfile versions set it."""
+    n = len(raw)
+    if n < 22:
+        return None
+    sig, disk, cd_disk, _, _, cd_size, cd_off, comment = _END_RECORD.unpack_from(raw, n - 22)
+    if sig != b"PK\x05\x06" or comment or disk or cd_disk or cd_off + cd_size != n - 22:
+        return None
+    if n >= 42 and raw[n - 42 : n - 38] == b"PK\x06\x07":  # ZIP64 end of central directory locator
+        return None
+    members: list[_Member] = []
+    pos, end = cd_off, n - 22
+    unpack = _CENTRAL.unpack_from
+    while pos < end:
+        if pos + 46 > end:
+            return None
+        (sig, _, _, version, _, flags, method, _, _, crc, csize, usize, nlen, xlen, clen, _, _, _, offset) = (
+            unpack(raw, pos)
+        )
+        if sig != b"PK\x01\x02" or version > 63 or xlen:  # zipfile's MAX_EXTRACT_VERSION
+            return None
+        start = pos + 46
+        pos = start + nlen + clen
+        if pos > end:
+            return None
+        name = _decode_name(raw[start : start + nlen], flags)
+        if not name or "\x00" in name:
+            return None
+        m = _Member()
+        m.index = len(members)
+        m.filename = m.orig_filename = name
+        m.flag_bits, m.compress_type, m.CRC = flags, method, crc
+        m.compress_size, m.file_size, m.header_offset = csize, usize, offset
+        members.append(m)
+    following = cd_off
+    for m in sorted(members, key=lambda m: m.header_offset, reverse=True):
+        m._end_offset, following = following, m.header_offset
+    return members
+
+
+class _Archive:
+    """The zip's members, from :func:`_directory` where it can, and zipfile itself only when a
+    member has to be read through it (or the directory is unusual)."""
+
+    def __init__(self, raw: bytes):
+        self.raw = raw
+        self._zf: zipfile.ZipFile | None = None
+        members = _directory(raw)
+        if members is None:
+            self._zf = self._open()
+            members = self._zf.infolist()
+        self.members: list = members
+
+    def _open(self) -> zipfile.ZipFile:
+        try:
+            return zipfile.ZipFile(io.BytesIO(self.raw))
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise Unreadable("压缩包已损坏（文件可能未完整上传）") from exc
+
+    def zipinfo(self, member) -> tuple[zipfile.ZipFile, zipfile.ZipInfo]:
+        if self._zf is None:
+            self._zf = self._open()
+        if isinstance(member, _Member):
+            infos = self._zf.infolist()
+            info = infos[member.index] if member.index < len(infos) else None
+            same = info is not None and info.orig_filename == member.orig_filename
+            if not same or info.header_offset != member.header_offset:
+                # zipfile sees another directory: cannot happen where _directory reads it
+                raise Unreadable("压缩包已损坏（文件可能未完整上传）")
+            return self._zf, info
+        return self._zf, member
+
+    def close(self) -> None:
+        if self._zf is not None:
+            self._zf.close()
+
+
+def _data_span(raw: bytes, info) -> tuple[int, int] | None:
+    """Where one member's compressed data lies in the file's bytes, when it is plainly stored or
+    deflated and its local header agrees with the directory; None wherever anything is unusual."""
+    ctype = info.compress_type
     if (
         info.flag_bits & _FLAGS_FOR_ZIPFILE
         or ctype not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
-        or size <= 0
+        or info.file_size <= 0
     ):
         return None
     off = info.header_offset
@@ -250,20 +426,29 @@ def _read_plain(raw: bytes, info: zipfile.ZipInfo) -> bytes | None:
     if head[0] != ZIP_MAGIC:
         return None
     start = off + _LOCAL_HEADER.size
-    try:
-        name = raw[start : start + head[10]].decode("utf-8" if head[3] & 0x800 else "cp437")
-    except UnicodeDecodeError:
-        return None
-    if name != info.orig_filename:
+    if _decode_name(raw[start : start + head[10]], head[3]) != info.orig_filename:
         return None
     start += head[10] + head[11]
     end = start + info.compress_size
     limit = getattr(info, "_end_offset", None)  # newer zipfile refuses overlapping entries
     if end > len(raw) or (limit is not None and end > limit):
         return None
-    if ctype == zipfile.ZIP_STORED:
-        if info.compress_size != size:
-            return None
+    if ctype == zipfile.ZIP_STORED and info.compress_size != info.file_size:
+        return None
+    return start, end
+
+
+def _read_plain(raw: bytes, info) -> bytes | None:
+    """One member straight from the file's bytes, where it is plainly stored or deflated; None
+    wherever anything is unusual (then zipfile reads it, and raises what it raises). What is
+    returned is what zipfile would return: the same local header checks, never more than the
+    declared size, and the CRC must match."""
+    span = _data_span(raw, info)
+    if span is None:
+        return None
+    start, end = span
+    size = info.file_size
+    if info.compress_type == zipfile.ZIP_STORED:
         data = raw[start:end]
     else:
         try:
@@ -275,12 +460,13 @@ def _read_plain(raw: bytes, info: zipfile.ZipInfo) -> bytes | None:
     return data
 
 
-def _read_member(zf: zipfile.ZipFile, raw: bytes, info: zipfile.ZipInfo, budget: int) -> bytes:
-    data = _read_plain(raw, info) if info.file_size <= budget else None
+def _read_member(archive: _Archive, info, budget: int) -> bytes:
+    data = _read_plain(archive.raw, info) if info.file_size <= budget else None
     if data is not None:
         return data
+    zf, zinfo = archive.zipinfo(info)
     try:
-        return _read_capped(zf, info, budget)
+        return _read_capped(zf, zinfo, budget)
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError) as exc:
         if isinstance(exc, RuntimeError) and "encrypted" in str(exc):
             raise Unreadable("文件已加密") from exc
@@ -289,15 +475,75 @@ def _read_member(zf: zipfile.ZipFile, raw: bytes, info: zipfile.ZipInfo, budget:
         raise Unreadable("不支持的压缩方式") from exc
 
 
-def _check_part(info: zipfile.ZipInfo, data: bytes, is_sheet: bool, limits: Limits) -> bytes | None:
-    """The checks every XML part gets; returns its text for the worksheet checks (None: not XML)."""
+def _doctype(info) -> Unreadable:
+    return Unreadable(f"XML部件{info.filename}含有DOCTYPE/实体声明，出于安全原因拒绝读取")
+
+
+def _prolog_only(name: str, is_sheet: bool) -> bool:
+    lname = name.lower()
+    return not is_sheet and (lname in _PROLOG_ONLY_PARTS or lname.startswith(_PROLOG_ONLY_DIRS))
+
+
+def _prolog_clean(raw: bytes, info, budget: int) -> bool:
+    """The DOCTYPE check of a part no reader opens, on as little of it as will do: decompressed up
+    to its root element's start tag (past the byte order mark, blanks, the XML declaration, comments
+    and processing instructions, however long), the prolog searched as :func:`_check_part` searches
+    the whole part. Raises :class:`Unreadable` for a DOCTYPE or entity declaration there; True when
+    the prolog is clean (or the part is not XML at all); False where the caller must check the whole
+    part as any other (the member is not plainly stored/deflated, is larger than the budget, its
+    data ends early or goes on beyond its declared size, or no start tag follows its prolog)."""
+    size = info.file_size
+    if size > budget:
+        return False
+    span = _data_span(raw, info)
+    if span is None:
+        return False
+    start, end = span
     lname = info.filename.lower()
-    if not (is_sheet or lname.endswith((".xml", ".rels", ".vml")) or _looks_xml(data)):
+    xml_name = lname.endswith((".xml", ".rels", ".vml"))
+    stored = info.compress_type == zipfile.ZIP_STORED
+    inflate = None if stored else zlib.decompressobj(-15)
+    pending: bytes | memoryview = memoryview(raw)[start:end]
+    head = b""
+    want = _HEAD
+    while True:
+        # the first ``want`` bytes, and whether that is all of it (never more than size + 1)
+        want = min(want, size + 1)
+        if stored:
+            head = raw[start : start + min(want, size)]
+            whole = len(head) == size
+        else:
+            try:
+                head += inflate.decompress(pending, want - len(head))
+            except zlib.error:
+                return False
+            pending = inflate.unconsumed_tail
+            whole = inflate.eof
+            if len(head) > size or (whole and len(head) != size) or (not whole and len(head) < want):
+                return False  # longer or shorter than declared, or the stream is cut: zipfile says
+        if whole and zlib.crc32(head) != info.CRC:
+            return False
+        if not xml_name and not _looks_xml(head):
+            return True  # images, vbaProject.bin, printer settings: calamine does not read them
+        text = _xml_text(head)
+        pos = _PROLOG.match(text).end()
+        if _DTD.search(text, 0, pos) or _DTD.match(text, pos):
+            raise _doctype(info)
+        if pos + 1 < len(text) and text[pos] == 0x3C and text[pos + 1] in _NAME_START:
+            return True  # the root element's start tag: no declaration can follow
+        if whole:
+            return False  # no start tag after the prolog: not the XML it claims, check it whole
+        want *= 4
+
+
+def _check_part(info, data: bytes, is_sheet: bool, limits: Limits) -> bytes | None:
+    """The checks every XML part gets; returns its text for the worksheet checks (None: not XML)."""
+    if not (is_sheet or info.filename.lower().endswith((".xml", ".rels", ".vml")) or _looks_xml(data)):
         return None  # images, vbaProject.bin, printer settings: calamine does not read them
     text = _xml_text(data)
     if _DTD.search(text):
-        raise Unreadable(f"XML部件{info.filename}含有DOCTYPE/实体声明，出于安全原因拒绝读取")
-    if _long_text(text, limits.max_string_bytes):
+        raise _doctype(info)
+    if len(text) > limits.max_string_bytes and _long_text(text, limits.max_string_bytes):
         raise Unreadable(f"XML部件{info.filename}中有超长文本（超过{limits.max_string_bytes // 1024} KB）")
     sst = _SST_TAG.search(text, 0, 4096)
     if sst and any(int(n) > limits.max_cells for n in _COUNT.findall(sst.group(0))):
@@ -322,61 +568,63 @@ def _check_cells(
 def check_zip(raw: bytes, limits: Limits) -> PreCheck:
     """``raw``: the whole file (at most Limits.max_file_bytes, see :func:`precheck`); each member is
     read from it."""
+    archive = _Archive(raw)
     try:
-        zf = zipfile.ZipFile(io.BytesIO(raw))
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise Unreadable("压缩包已损坏（文件可能未完整上传）") from exc
-    with zf:
-        infos = zf.infolist()
-        names = {i.filename for i in infos}
-        if "xl/workbook.xml" not in names:
-            if "EncryptedPackage" in names:
-                raise Unreadable("文件已加密")
-            raise Unreadable("不是Excel工作簿（缺少xl/workbook.xml）")
-        if len(infos) > 10_000:
-            raise Unreadable("压缩包内文件数量异常")
-        declared = sum(i.file_size for i in infos)
-        if declared > limits.max_uncompressed_bytes:
-            raise Unreadable("解压后体积超出安全上限（疑似压缩炸弹）")
-        for i in infos:
-            if (
-                i.file_size > (1 << 20)
-                and i.compress_size
-                and i.file_size / i.compress_size > limits.max_ratio
-            ):
-                raise Unreadable("压缩比异常（疑似压缩炸弹）")
-        budget = limits.max_uncompressed_bytes
-        formulas: dict[str, list[str]] = {}
-        # Every member is decompressed once. workbook.xml and its relationships come first (the
-        # members a reader opens by name: the last of that name): they name the worksheet parts,
-        # and are only parsed after the checks every XML part gets (DOCTYPE first).
-        sheet_names: dict[str, str] = {}
-        first: list[tuple[zipfile.ZipInfo, bytes, bytes | None]] = []
-        for name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
-            if name in names:
-                info = zf.getinfo(name)
-                data = _read_member(zf, raw, info, budget)
-                budget -= len(data)
-                first.append((info, data, _check_part(info, data, False, limits)))
-        if len(first) == 2:
-            sheet_names = _sheet_names_by_part(first[0][1], first[1][1])
-        for info, _, text in first:
-            if text is not None:
-                _check_cells(
-                    info.filename, text, _is_sheet(info.filename, sheet_names), sheet_names, formulas, limits
-                )
-        done = {id(info) for info, _, _ in first}
-        del first
-        for i in infos:
-            if i.is_dir() or id(i) in done:
-                continue
-            data = _read_member(zf, raw, i, budget)
+        return _check_members(archive, limits)
+    finally:
+        archive.close()
+
+
+def _check_members(archive: _Archive, limits: Limits) -> PreCheck:
+    infos = archive.members
+    by_name = {i.filename: i for i in infos}  # the last of a name, as zipfile's getinfo
+    if "xl/workbook.xml" not in by_name:
+        if "EncryptedPackage" in by_name:
+            raise Unreadable("文件已加密")
+        raise Unreadable("不是Excel工作簿（缺少xl/workbook.xml）")
+    if len(infos) > 10_000:
+        raise Unreadable("压缩包内文件数量异常")
+    declared = sum(i.file_size for i in infos)
+    if declared > limits.max_uncompressed_bytes:
+        raise Unreadable("解压后体积超出安全上限（疑似压缩炸弹）")
+    for i in infos:
+        if i.file_size > (1 << 20) and i.compress_size and i.file_size / i.compress_size > limits.max_ratio:
+            raise Unreadable("压缩比异常（疑似压缩炸弹）")
+    budget = limits.max_uncompressed_bytes
+    formulas: dict[str, list[str]] = {}
+    # Every member is decompressed once at most. workbook.xml and its relationships come first (the
+    # members a reader opens by name: the last of that name): they name the worksheet parts, and
+    # are only parsed after the checks every XML part gets (DOCTYPE first).
+    sheet_names: dict[str, str] = {}
+    first: list[tuple[object, bytes, bytes | None]] = []
+    for name in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
+        if name in by_name:
+            info = by_name[name]
+            data = _read_member(archive, info, budget)
             budget -= len(data)
-            is_sheet = _is_sheet(i.filename, sheet_names)
-            text = _check_part(i, data, is_sheet, limits)
-            del data
-            if text is not None:
-                _check_cells(i.filename, text, is_sheet, sheet_names, formulas, limits)
+            first.append((info, data, _check_part(info, data, False, limits)))
+    if len(first) == 2:
+        sheet_names = _sheet_names_by_part(first[0][1], first[1][1])
+    for info, _, text in first:
+        if text is not None:
+            _check_cells(
+                info.filename, text, _is_sheet(info.filename, sheet_names), sheet_names, formulas, limits
+            )
+    done = {id(info) for info, _, _ in first}
+    del first
+    for i in infos:
+        if i.is_dir() or id(i) in done:
+            continue
+        is_sheet = _is_sheet(i.filename, sheet_names)
+        if _prolog_only(i.filename, is_sheet) and _prolog_clean(archive.raw, i, budget):
+            budget -= i.file_size  # what reading it whole takes off (read whole, its size is checked)
+            continue
+        data = _read_member(archive, i, budget)
+        budget -= len(data)
+        text = _check_part(i, data, is_sheet, limits)
+        del data
+        if text is not None:
+            _check_cells(i.filename, text, is_sheet, sheet_names, formulas, limits)
     return PreCheck(kind="xlsx", formula_cells=formulas)
 
 
