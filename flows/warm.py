@@ -47,6 +47,7 @@ PRELOAD = [
     "python_calamine",
     "xlsxwriter",
     "docx",
+    "flows.preload",
 ]
 
 

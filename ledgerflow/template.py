@@ -239,8 +239,21 @@ def figure_keys(tpl: Template) -> list[dict[str, Any]]:
     return out
 
 
-@lru_cache(maxsize=8)
 def load_template(path: str | Path | None = None) -> Template:
+    """The campaign template at ``path`` (default: Settings), parsed once per content: the cache
+    is keyed by the file's size and modification time too, so a long-lived process (the served
+    deployment's warm fork server) never keeps an edited template's old version."""
     from ledgerflow.settings import Settings
 
-    return parse_template(Path(path) if path else Settings().template)
+    p = Path(path) if path else Settings().template
+    try:
+        st = p.stat()
+        stamp = (st.st_size, st.st_mtime_ns)
+    except OSError:
+        stamp = None  # parse_template says what is wrong with the path
+    return _load_template(str(p), stamp)
+
+
+@lru_cache(maxsize=8)
+def _load_template(path: str, stamp: tuple[int, int] | None) -> Template:
+    return parse_template(Path(path))

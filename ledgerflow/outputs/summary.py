@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from .report import FigureTable, _unit_records, cn_date, is_ratio_key
-from .safe import is_missing, new_workbook, write_text_cell
+from .safe import EXCEL_MAX_TEXT, clean_text, is_missing, new_workbook, write_text_cell
 
 __all__ = ["LEVEL_SHEETS", "SUMMARY_COLUMNS", "frame_keys", "key_label", "write_summary"]
 
@@ -404,27 +404,57 @@ def _write_long(
             c: (rollup[c].tolist() if c in rollup.columns else [None] * len(rollup))
             for c in ("unit_code", "key", "unit_name", "level", "parent_code", "own", "total")
         }
-        labels: dict[str, str] = {}
+        # the same few units and keys repeat on every row: each distinct text is cleaned once,
+        # and the cells go to xlsxwriter directly (~10^4 rows a county: the per-cell dispatch of
+        # write_text_cell cost as much as xlsxwriter itself)
+        text: dict[tuple, tuple[str, ...]] = {}
+        by_key: dict[str, tuple[str, str, Any]] = {}
+        write_string, write_number, write_blank = ws.write_string, ws.write_number, ws.write_blank
         for i, (code, key, name, level, parent, own, total) in enumerate(
             zip(*cols.values(), strict=True), start=1
         ):
-            code = "" if is_missing(code) else str(code)
-            key = "" if is_missing(key) else str(key)
-            name = names.get(code, code) if is_missing(name) else str(name)
-            level = "" if is_missing(level) else str(level)
-            parent = parents.get(code, "") if is_missing(parent) else str(parent)
-            if key not in labels:
-                labels[key] = key_label(key)
-            fmt = f_pct if is_ratio_key(key) else f_num
-            for c, v in enumerate([code, name, LEVEL_NAMES.get(level, level), parent, key, labels[key]]):
-                write_text_cell(ws, i, c, v, None)
-            write_text_cell(ws, i, 6, own, fmt)
-            write_text_cell(ws, i, 7, total, fmt)
-            widths[1] = max(widths[1], _text_width(name))
+            unit = (code, name, level, parent)
+            cells = text.get(unit)
+            if cells is None:
+                code = "" if is_missing(code) else str(code)
+                name = names.get(code, code) if is_missing(name) else str(name)
+                level = "" if is_missing(level) else str(level)
+                parent = parents.get(code, "") if is_missing(parent) else str(parent)
+                cells = tuple(_cell_text(v) for v in (code, name, LEVEL_NAMES.get(level, level), parent))
+                text[unit] = cells
+                widths[1] = max(widths[1], _text_width(name))
+            k = by_key.get(key)
+            if k is None:
+                ks = "" if is_missing(key) else str(key)
+                k = by_key[key] = (
+                    _cell_text(ks),
+                    _cell_text(key_label(ks)),
+                    f_pct if is_ratio_key(ks) else f_num,
+                )
+            for c, v in enumerate(cells):
+                write_string(i, c, v)
+            write_string(i, 4, k[0])
+            write_string(i, 5, k[1])
+            for c, v in ((6, own), (7, total)):
+                if type(v) is float and v == v and v not in (_INF, -_INF):
+                    write_number(i, c, v, k[2])
+                elif type(v) is int:
+                    write_number(i, c, float(v), k[2])
+                elif v is None:
+                    write_blank(i, c, None, k[2])
+                else:
+                    write_text_cell(ws, i, c, v, k[2])
             n = i
     ws.autofilter(0, 0, max(n, 1), len(headers) - 1)
     for c, w in enumerate(widths):
         ws.set_column(c, c, min(w + 2, 50))
+
+
+_INF = float("inf")
+
+
+def _cell_text(value: str) -> str:
+    return clean_text(value)[:EXCEL_MAX_TEXT]
 
 
 def _write_changes(wb, changes: pd.DataFrame | None, f_head) -> None:
