@@ -77,6 +77,8 @@ def ledger_run(
                     rehashed.update(summary.get("rehashed") or {})
                     done += summary["files"]
                     log.info("已读取 %d/%d 个工作簿", done, total)
+            if isinstance(FlowRunContext.get().task_runner, ThreadPoolTaskRunner):
+                emit.warm_feedback(n_workers, total)
             if rehashed:  # replaced between listing and parsing: recorded as what was read
                 log.warning("%d个文件在列出后、读取前被替换，按实际读取的内容记录", len(rehashed))
                 files = pipeline.apply_rehash(files, rehashed)
@@ -116,6 +118,7 @@ def ledger_run(
                 wh.publish(private, warehouse_p)
                 replace_dir(staging_out, out_p)
         finally:
+            pipeline.release_renderers()
             pub.discard(private)
             shutil.rmtree(stage_root, ignore_errors=True)
             shutil.rmtree(out_p.with_name(out_p.name + ".building"), ignore_errors=True)

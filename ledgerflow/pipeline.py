@@ -716,13 +716,61 @@ def _feedback_job(args: tuple[str, list[dict[str, Any]], str, str, str]) -> str:
     return target
 
 
-def _run_jobs(fn, jobs: Iterable, workers: int, window: int = 64) -> None:
-    """``fn`` over ``jobs`` in ``workers`` spawned processes, at most ``window`` per worker in
-    flight: a county's jobs are never all pickled and queued at once (memory stays flat)."""
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+_RENDERERS: dict[str, Any] = {}
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+
+def _renderer_ready() -> int:
+    """Run in a renderer process as it starts: import what rendering a feedback book needs."""
+    import ledgerflow.outputs.feedback  # noqa: F401
+    import ledgerflow.outputs.markup  # noqa: F401
+
+    return os.getpid()
+
+
+def _new_pool(workers: int):
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+
+
+def warm_renderers(workers: int, expected_jobs: int) -> bool:
+    """Start the processes that will render feedback books now, where a run is about to need them
+    (``expected_jobs`` over 100, see :func:`write_feedback_books`): each spends ~1 s importing, and
+    while the run loads, resolves and rolls up it uses one core, so the other is free for that.
+    :func:`release_renderers` stops them if the run ends before using them."""
+    if workers <= 1 or expected_jobs <= 100 or _RENDERERS.get("pid") == os.getpid():
+        return False
+    pool = _new_pool(workers)
+    for _ in range(workers):
+        pool.submit(_renderer_ready)
+    _RENDERERS.update(pool=pool, workers=workers, pid=os.getpid())
+    return True
+
+
+def _take_renderers(workers: int):
+    if _RENDERERS.get("pid") == os.getpid() and _RENDERERS.get("workers") == workers:
+        pool = _RENDERERS["pool"]
+        _RENDERERS.clear()
+        return pool
+    release_renderers()
+    return _new_pool(workers)
+
+
+def release_renderers() -> None:
+    """Stop warm renderer processes no feedback used (a failed run, or fewer jobs than expected)."""
+    if _RENDERERS.get("pid") == os.getpid():
+        _RENDERERS["pool"].shutdown(wait=True, cancel_futures=True)
+    _RENDERERS.clear()
+
+
+def _run_jobs(fn, jobs: Iterable, workers: int, window: int = 64) -> None:
+    """``fn`` over ``jobs`` in ``workers`` spawned processes (warm ones where
+    :func:`warm_renderers` started them), at most ``window`` per worker in flight: a county's jobs
+    are never all pickled and queued at once (memory stays flat)."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    with _take_renderers(workers) as pool:
         pending: set = set()
         for job in jobs:
             if len(pending) >= workers * window:
@@ -809,6 +857,7 @@ def write_feedback_books(
         if workers > 1 and len(jobs) > 100:
             _run_jobs(_feedback_job, work, workers)
         else:
+            release_renderers()
             for job in work:
                 _feedback_job(job)
     names: set[str] = set()

@@ -44,6 +44,13 @@ def write_summary_book(fr: dict[str, pd.DataFrame], out: Path, as_of: date) -> P
     )
 
 
+@task(name="start feedback renderers", cache_policy=NO_CACHE)
+def warm_feedback(workers: int, parsed: int) -> bool:
+    # every newly parsed workbook with an issue is a book to render: a run that parsed many starts
+    # its renderer processes while it loads and rolls up
+    return pipeline.warm_renderers(workers, parsed)
+
+
 @task(name="write feedback workbooks", cache_policy=NO_CACHE)
 def write_feedback_books(
     fr: dict[str, pd.DataFrame], files: list[FileRef], out: Path, cache_dir: Path, workers: int

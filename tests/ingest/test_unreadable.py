@@ -213,3 +213,26 @@ def test_the_reason_for_a_dead_worker_names_the_signal(tpl, limits, ingest_day, 
         killer.join(5)
     assert killed
     assert "SIGKILL" in result.issues[0].message and "None" not in result.issues[0].message
+
+
+def test_a_file_that_hangs_is_rejected_and_the_files_queued_behind_it_are_read(
+    tpl, ingest_day, tmp_path, make_book
+):
+    """The child is handed the next file before it answers the last (parse_all); when it hangs on
+    one, that file is rejected with the time limit and the file already queued behind it is read
+    by a new child, not lost and not blamed."""
+    import dataclasses
+
+    from ledgerflow.settings import Limits
+
+    fifo = tmp_path / "卡住.xlsx"
+    os.mkfifo(fifo)  # opening it for reading waits for a writer that never comes
+    good = make_book("good.xlsx", ledger())
+    bad_rows = table("study")
+    bad_rows[1][2] = "看电影"
+    bad = make_book("bad.xlsx", ledger(study=bad_rows))
+    limits = dataclasses.replace(Limits(), parse_timeout_s=2.0)
+    results = parse_files([str(good), str(fifo), str(good), str(bad)], str(tpl.path), limits, ingest_day)
+    assert [r.status for r in results] == ["parsed", "unreadable", "parsed", "parsed"]
+    assert "读取超时" in results[1].issues[0].message
+    assert codes(results[2]) == [] and codes(results[3]) == ["E_VOCAB"]
