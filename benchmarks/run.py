@@ -484,15 +484,21 @@ def _commit() -> str:
 # ---- main ---------------------------------------------------------------------------------------
 
 
-def run(n_units: int, seed: int, parts: tuple[str, ...]) -> dict:
-    root = corpus.county(n_units, seed)
-    cinfo = corpus.info(root)
-    wd = WORK / f"run-n{n_units}-s{seed}"
+def _fresh_workdir(name: str, county_root: Path) -> tuple[Path, Path]:
+    """An empty benchmarks/work/<name> holding a copy of the county's inbox: (folder, inbox)."""
+    wd = WORK / name
     if wd.exists():
         shutil.rmtree(wd)
     wd.mkdir(parents=True)
     inbox = wd / "inbox"
-    shutil.copytree(root / "inbox", inbox)
+    shutil.copytree(county_root / "inbox", inbox)
+    return wd, inbox
+
+
+def run(n_units: int, seed: int, parts: tuple[str, ...]) -> dict:
+    root = corpus.county(n_units, seed)
+    cinfo = corpus.info(root)
+    wd, inbox = _fresh_workdir(f"run-n{n_units}-s{seed}", root)
     registry = root / "registry.xlsx"
     shutil.copy(root / "truth.json", wd / "truth.json")  # the profile picks readable workbooks from it
     n_wb = len(corpus.workbooks(inbox))
@@ -911,12 +917,7 @@ def i15_sizes(env: dict, sizes: list[int], seed: int, repeat: int) -> dict:
     out: dict = {}
     for n in sizes:
         root = wait_county(n, seed)
-        wd = WORK / f"issue15-n{n}-s{seed}"
-        if wd.exists():
-            shutil.rmtree(wd)
-        wd.mkdir(parents=True)
-        inbox = wd / "inbox"
-        shutil.copytree(root / "inbox", inbox)
+        wd, inbox = _fresh_workdir(f"issue15-n{n}-s{seed}", root)
         n_wb = len(corpus.workbooks(inbox))
         print(f"corpus {root.name}: {corpus.info(root)['files']} files, {n_wb} with a workbook extension")
         x: dict = {"corpus": corpus.info(root), "workbook_files": n_wb, "wd": str(wd), "load_before": _load()}
