@@ -56,14 +56,14 @@ def ledger_run(
             batches = ingest.plan_batches(quote(files), private, n_workers, template_path)
             total = sum(len(b) for b in batches)
             log.info("收件箱共%d个文件，需解析%d个新工作簿（%d批）", len(files), total, len(batches))
-            # at most n_workers + 1 batches in flight: each batch runs its own parse process, and a
-            # province has hundreds of batches (memory stays flat, the machine is not oversubscribed);
-            # the one extra keeps a worker busy while the flow collects a finished batch
+            # at most n_workers batches in flight: each batch runs its own parse process, and a
+            # province has hundreds of batches (memory stays flat, the machine is not oversubscribed;
+            # with batches of up to 1,000 workbooks, collecting one is too short to need a spare)
             stages, done, pending, rehashed = [], 0, list(enumerate(batches)), {}
             in_flight = []
             with pipeline.disk_step("暂存解析结果", stage_root), _settled(in_flight):
                 while pending or in_flight:
-                    while pending and len(in_flight) < n_workers + 1:
+                    while pending and len(in_flight) < n_workers:
                         i, b = pending.pop(0)
                         in_flight.append(
                             ingest.parse_batch.submit(
