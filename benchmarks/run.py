@@ -1042,7 +1042,15 @@ def i15_served(
     fh = open(log, "w", encoding="utf-8")
     t0, started = time.perf_counter(), time.time()
     proc = subprocess.Popen(
-        argv, env=env, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+        argv,
+        env=env,
+        cwd=REPO,
+        stdout=fh,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        # Ctrl-C must reach serve as it would from a terminal, even when this script itself runs in
+        # the background (a shell starts background jobs with SIGINT ignored, and that is inherited)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     ready: dict = {}
     res: dict = {"label": label, "serve_log": str(log)}

@@ -11,7 +11,7 @@ default to what ``ledgerflow serve`` was given (itself defaulting to Settings, i
 ``LEDGERFLOW_*`` environment), ``as_of`` to None, which the flow reads as today in Asia/Shanghai.
 
 ``serve`` runs the flow runs of both deployments in processes forked from a warm fork server
-(flows/warm.py: no imports per run), looking for new runs every ``LEDGERFLOW_POLL_SECONDS`` (1 s)
+(flows/warm.py: no imports per run), looking for new runs every ``LEDGERFLOW_POLL_SECONDS`` (0.5 s)
 until it is stopped (Ctrl-C / SIGTERM), when it pauses the nightly schedule (serving again resumes it).
 Two runs never write the same warehouse at once: the flow's warehouse lock (warehouse/publish.py
 ``run_lock``) makes a second run wait for the first, whatever started them (deployment, another

@@ -68,7 +68,7 @@ class Settings:
     duckdb_memory: str = field(default_factory=lambda: os.environ.get("LEDGERFLOW_DUCKDB_MEMORY") or "256MB")
     #: how often ``ledgerflow serve`` asks the Prefect server for runs to start (a triggered
     #: on-demand run waits up to this long before it starts; Prefect's own default is 10 s)
-    poll_seconds: float = field(default_factory=lambda: _env_float("LEDGERFLOW_POLL_SECONDS", 1.0))
+    poll_seconds: float = field(default_factory=lambda: _env_float("LEDGERFLOW_POLL_SECONDS", 0.5))
     limits: Limits = field(
         default_factory=lambda: Limits(
             max_file_bytes=_env_int("LEDGERFLOW_MAX_FILE_MB", 50) * 1024 * 1024,
