@@ -18,14 +18,13 @@ class ContractError(RuntimeError):
     pass
 
 
-_CACHE: dict[tuple[int, str], pa.DataFrameSchema] = {}
-
-
 def _schema(tpl: Template, table: str) -> pa.DataFrameSchema:
-    key = (id(tpl), table)
-    if key not in _CACHE:
-        _CACHE[key] = _build(tpl, table)
-    return _CACHE[key]
+    # kept on the template object (not by id(): an id is reused once its object is gone, and the
+    # template cache now makes a new object whenever the file changes)
+    cache = tpl.__dict__.setdefault("_frame_schemas", {})
+    if table not in cache:
+        cache[table] = _build(tpl, table)
+    return cache[table]
 
 
 def _build(tpl: Template, table: str) -> pa.DataFrameSchema:

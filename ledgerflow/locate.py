@@ -44,17 +44,15 @@ def _name_hits(tpl: Template, sheet_key: str) -> dict[str, int]:
     return hits
 
 
-_ROLES: dict[tuple[int, str], str | None] = {}
-
-
 def role_by_name(tpl: Template, name: str) -> str | None:
-    """The sheet's role by its name (cached: a county's workbooks reuse a few dozen names)."""
-    k = (id(tpl), name)
-    if k not in _ROLES:
-        if len(_ROLES) > 50_000:
-            _ROLES.clear()
-        _ROLES[k] = _role_by_name(tpl, name)
-    return _ROLES[k]
+    """The sheet's role by its name (cached on the template object: a county's workbooks reuse a
+    few dozen names)."""
+    roles = tpl.__dict__.setdefault("_sheet_roles", {})
+    if name not in roles:
+        if len(roles) > 50_000:
+            roles.clear()
+        roles[name] = _role_by_name(tpl, name)
+    return roles[name]
 
 
 def _role_by_name(tpl: Template, name: str) -> str | None:
@@ -73,19 +71,18 @@ def _role_by_name(tpl: Template, name: str) -> str | None:
 
 # ---- header rows (§4, §7) -----------------------------------------------------------------------
 
-_NAMES_CACHE: dict[tuple[int, str], dict[str, list[tuple[int, str]]]] = {}
-
 
 def header_names(tpl: Template, table: Table) -> dict[str, list[tuple[int, str]]]:
     """header key -> [(rank, field)], rank 0 for a field's own name, then its synonyms in order."""
-    cached = _NAMES_CACHE.get((id(tpl), table.name))
+    cache = tpl.__dict__.setdefault("_header_names", {})  # lives and dies with the template object
+    cached = cache.get(table.name)
     if cached is not None:
         return cached
     names: dict[str, list[tuple[int, str]]] = {}
     for col in table.columns:
         for rank, n in enumerate(col.names):
             names.setdefault(tpl.header_key(n), []).append((rank, col.field))
-    _NAMES_CACHE[(id(tpl), table.name)] = names
+    cache[table.name] = names
     return names
 
 

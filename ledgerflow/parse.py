@@ -94,16 +94,13 @@ class _Ctx:
 # 填报信息
 
 
-_LABELS: dict[int, dict[str, tuple[Column, int]]] = {}
-
-
 def _label_of(tpl: Template, value: Any) -> tuple[Column, int] | None:
     """The info field a cell names, with the rank of the name (0 for the field's own label)."""
     if not isinstance(value, str) or not value:
         return None
-    labels = _LABELS.get(id(tpl))
-    if labels is None:
-        labels = _LABELS[id(tpl)] = {}
+    labels = tpl.__dict__.get("_info_labels")
+    if labels is None:  # kept on the template object: it lives and dies with it
+        labels = tpl.__dict__["_info_labels"] = {}
         for col in reversed(tpl.info_labels):
             for rank, n in enumerate(col.names):
                 labels[tpl.header_key(n)] = (col, rank)
